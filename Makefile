@@ -1,0 +1,91 @@
+# fastwsd: see README.md. `make run` and `make test` do everything.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+BUILD ?= build
+
+PKGS := libuv jansson inih zlib openssl libjwt hiredis libsystemd
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -I. -I$(LLHTTP_INC)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(PKG_LIBS) -lm
+
+PROTOCOL_SRC := $(wildcard protocol/*.c)
+CONFIG_SRC := $(wildcard config/*.c)
+SERVER_SRC := $(wildcard server/*.c)
+LLHTTP_SRC := llhttp.c api.c http.c
+
+PROTOCOL_OBJ := $(PROTOCOL_SRC:%.c=$(BUILD)/%.o)
+CONFIG_OBJ := $(CONFIG_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+LLHTTP_OBJ := $(LLHTTP_SRC:%.c=$(BUILD)/llhttp/%.o)
+LIB_OBJ := $(PROTOCOL_OBJ) $(CONFIG_OBJ)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Debian packages a fresh machine needs to build, run and test fastwsd.
+DEPS_PKGS := build-essential pkg-config libuv1-dev node-llhttp libssl-dev openssl \
+  libjansson-dev libinih-dev zlib1g-dev libjwt-dev libhiredis-dev \
+  libsystemd-dev libcmocka-dev python3 python3-websockets redis-server \
+  valgrind clang libclang-rt-14-dev chromium nodejs npm systemd
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps run test unit integration clean install uninstall check-config
+
+all: $(BUILD)/fastwsd
+
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	else echo "deps: all packages present"; fi
+
+$(BUILD)/fastwsd: $(SERVER_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(wildcard protocol/*.h config/*.h server/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# llhttp's own sources, compiled as shipped by Debian (not ours to warn on).
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Wall -Wextra,$(CFLAGS)) -w -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+run: deps $(BUILD)/fastwsd
+	./$(BUILD)/fastwsd -c fastws.conf
+
+check-config: $(BUILD)/fastwsd
+	./$(BUILD)/fastwsd -t -c fastws.conf
+
+unit: $(UNIT_BIN)
+
+test: deps $(BUILD)/fastwsd $(UNIT_BIN)
+	BUILD=$(BUILD) ./tests/run_all.sh
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+install: $(BUILD)/fastwsd
+	install -D -m 0755 $(BUILD)/fastwsd $(DESTDIR)$(PREFIX)/bin/fastwsd
+	install -d $(DESTDIR)$(PREFIX)/share/fastws/static
+	cp -R static/. $(DESTDIR)$(PREFIX)/share/fastws/static/
+	[ -e $(DESTDIR)/etc/fastws/fastws.conf ] || \
+	  install -D -m 0644 fastws.conf $(DESTDIR)/etc/fastws/fastws.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/fastwsd
+	rm -rf $(DESTDIR)$(PREFIX)/share/fastws
