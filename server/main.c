@@ -1,0 +1,59 @@
+/* fastwsd: the command line. Exit codes: 0 clean, 1 configuration error,
+ * 2 runtime failure. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "log.h"
+#include "server.h"
+
+#define FASTWSD_VERSION "0.1.0"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: fastwsd [-c FILE] [-t]\n"
+          "  -c FILE  configuration file (INI, see fastws.conf); built-in defaults without it\n"
+          "  -t       check the configuration and exit: 0 valid, 1 invalid\n"
+          "  -h       this help\n"
+          "  -V       version\n");
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL;
+  int check_only = 0, opt;
+  config_t cfg;
+  char err[512];
+
+  while ((opt = getopt(argc, argv, "c:thV")) != -1) {
+    switch (opt) {
+    case 'c': path = optarg; break;
+    case 't': check_only = 1; break;
+    case 'h': usage(stdout); return 0;
+    case 'V': printf("fastwsd %s\n", FASTWSD_VERSION); return 0;
+    default: usage(stderr); return 1;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "fastwsd: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 1;
+  }
+  if (path) {
+    if (config_load(path, &cfg, err, sizeof err) != 0) {
+      fprintf(stderr, "fastwsd: %s\n", err);
+      return 1;
+    }
+  } else if (config_defaults(&cfg) != 0) {
+    fprintf(stderr, "fastwsd: out of memory\n");
+    return 1;
+  }
+  if (check_only) {
+    printf("fastwsd: configuration %s is valid\n", path ? path : "(defaults)");
+    config_free(&cfg);
+    return 0;
+  }
+  log_init(cfg.log_level);
+  return server_run(&cfg, path);
+}

@@ -1,0 +1,240 @@
+/* The loop: start-up, the flush hooks, the deadline tick, signals,
+ * reload and graceful shutdown. */
+#include "server.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+#include "ws.h"
+
+#define TICK_MS 100
+#define LINGER_MS 2000
+
+int64_t server_now_usec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t secs_to_ms(double s) { return (uint64_t)(s * 1000.0 + 0.5); }
+
+/* Settings that live outside cfg and must follow it (start-up and reload). */
+static void apply_config(server_t *s) {
+  char *root;
+  log_set_level(s->cfg.log_level);
+  s->handshake_dl.duration_ms = secs_to_ms(s->cfg.handshake_timeout);
+  s->idle_dl.duration_ms = secs_to_ms(s->cfg.idle_timeout);
+  s->heartbeat_dl.duration_ms = secs_to_ms(s->cfg.heartbeat_interval);
+  s->chat_opts.max_message_size = s->cfg.max_message_size;
+  s->chat_opts.allow_binary = 0;
+  s->chat_opts.require_mask = 1;
+  s->echo_opts = s->chat_opts;
+  s->echo_opts.allow_binary = 1;
+  root = realpath(s->cfg.static_dir, NULL);
+  if (!root) log_warn("static_dir %s not found: /static answers 404", s->cfg.static_dir);
+  free(s->static_root);
+  s->static_root = root;
+}
+
+/* A server holding max_connections sockets needs that many descriptors. */
+static void raise_fd_limit(const config_t *cfg) {
+  struct rlimit rl;
+  rlim_t want = (rlim_t)cfg->max_connections + 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur >= want) return;
+  rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want)
+    log_warn("open files limited to %llu: at most about %llu connections",
+             (unsigned long long)rl.rlim_cur,
+             (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0));
+}
+
+static void flush_all(server_t *s) {
+  /* Teardown delivers user_left to others, whose output must flush too. */
+  do {
+    conn_flush_pending(s);
+    conn_process_closing(s);
+  } while (s->pending || s->closing);
+}
+
+static void close_handles(server_t *s);
+
+static void maybe_finish(server_t *s) {
+  if (s->draining && !s->stopping && s->n_conns == 0) close_handles(s);
+}
+
+static void on_prepare(uv_prepare_t *h) {
+  server_t *s = h->data;
+  flush_all(s);
+  maybe_finish(s);
+}
+
+static void on_check(uv_check_t *h) { flush_all(h->data); }
+
+#define CONN_OF(node, field) ((conn_t *)((char *)(node) - offsetof(conn_t, field)))
+
+static void on_tick(uv_timer_t *t) {
+  server_t *s = t->data;
+  uint64_t now = uv_now(s->loop);
+  dl_node_t *n;
+  while ((n = dl_expired(&s->handshake_dl, now))) {
+    dl_remove(n);
+    conn_abort(CONN_OF(n, timeout));
+  }
+  while ((n = dl_expired(&s->idle_dl, now))) {
+    dl_remove(n);
+    conn_close_ws(CONN_OF(n, timeout), WS_CLOSE_NORMAL, "Timeout");
+  }
+  while ((n = dl_expired(&s->heartbeat_dl, now))) {
+    dl_touch(&s->heartbeat_dl, n, now);
+    ws_send_ping(CONN_OF(n, heartbeat));
+  }
+  while ((n = dl_expired(&s->linger_dl, now))) {
+    dl_remove(n);
+    conn_abort(CONN_OF(n, timeout));
+  }
+}
+
+static void on_stop_timeout(uv_timer_t *t) {
+  server_t *s = t->data;
+  conn_t *c;
+  log_warn("shutdown_timeout passed with %zu connections open: closing them", s->n_conns);
+  for (c = s->conns; c; c = c->next) conn_abort(c);
+}
+
+static void begin_shutdown(server_t *s, int signum) {
+  conn_t *c;
+  if (s->draining) {
+    log_warn("second signal %d: closing now", signum);
+    on_stop_timeout(&s->stop_timer);
+    return;
+  }
+  log_info("signal %d: shutting down, %zu connections to close", signum, s->n_conns);
+  s->draining = 1;
+  listener_close_all(s);
+  for (c = s->conns; c; c = c->next) {
+    if (c->state == CONN_WS) conn_close_ws(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+    else if (c->state == CONN_HTTP && !c->writing && c->out.count == 0) conn_abort(c);
+  }
+  uv_timer_start(&s->stop_timer, on_stop_timeout, secs_to_ms(s->cfg.shutdown_timeout), 0);
+}
+
+static void reload(server_t *s) {
+  config_t next;
+  char err[512];
+  if (!s->config_path) return;
+  if (config_load(s->config_path, &next, err, sizeof err) != 0) {
+    log_error("reload failed, keeping the running settings: %s", err);
+    return;
+  }
+  /* Listening addresses stay as they are: a changed listen needs a restart. */
+  memcpy(next.listen, s->cfg.listen, sizeof next.listen);
+  next.n_listen = s->cfg.n_listen;
+  config_free(&s->cfg);
+  s->cfg = next;
+  apply_config(s);
+  log_info("reloaded %s", s->config_path);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  server_t *s = h->data;
+  if (signum == SIGHUP) reload(s);
+  else begin_shutdown(s, signum);
+}
+
+static void close_handles(server_t *s) {
+  s->stopping = 1;
+  listener_close_all(s);
+  uv_close((uv_handle_t *)&s->sig_term, NULL);
+  uv_close((uv_handle_t *)&s->sig_int, NULL);
+  uv_close((uv_handle_t *)&s->sig_hup, NULL);
+  uv_close((uv_handle_t *)&s->prepare, NULL);
+  uv_close((uv_handle_t *)&s->check, NULL);
+  uv_close((uv_handle_t *)&s->tick, NULL);
+  uv_close((uv_handle_t *)&s->stop_timer, NULL);
+}
+
+static void init_handles(server_t *s) {
+  uv_signal_init(s->loop, &s->sig_term);
+  uv_signal_init(s->loop, &s->sig_int);
+  uv_signal_init(s->loop, &s->sig_hup);
+  s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+  uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&s->sig_int, on_signal, SIGINT);
+  uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+  uv_prepare_init(s->loop, &s->prepare);
+  uv_check_init(s->loop, &s->check);
+  s->prepare.data = s->check.data = s;
+  uv_prepare_start(&s->prepare, on_prepare);
+  uv_check_start(&s->check, on_check);
+  uv_timer_init(s->loop, &s->tick);
+  uv_timer_init(s->loop, &s->stop_timer);
+  s->tick.data = s->stop_timer.data = s;
+  uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+  /* The tick must not keep the loop alive on its own during shutdown. */
+}
+
+static server_t *server_new(config_t *cfg, const char *config_path) {
+  server_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->loop = uv_default_loop();
+  s->cfg = *cfg;
+  memset(cfg, 0, sizeof *cfg);
+  s->config_path = config_path;
+  dl_init(&s->handshake_dl, 0);
+  dl_init(&s->idle_dl, 0);
+  dl_init(&s->heartbeat_dl, 0);
+  dl_init(&s->linger_dl, LINGER_MS);
+  if (manager_init(&s->mgr) != 0) {
+    free(s);
+    return NULL;
+  }
+  apply_config(s);
+  return s;
+}
+
+static void server_free(server_t *s) {
+  manager_free(&s->mgr);
+  strbuf_free(&s->scratch);
+  config_free(&s->cfg);
+  free(s->static_root);
+  free(s);
+}
+
+int server_run(config_t *cfg, const char *config_path) {
+  server_t *s = server_new(cfg, config_path);
+  int rc = 0;
+  if (!s) {
+    log_error("out of memory at start-up");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit(&s->cfg);
+  if (s->cfg.n_origins == 1 && strcmp(s->cfg.origins[0], "*") == 0)
+    log_warn("allowed_origins = *: any web page may open WebSockets to this server");
+  init_handles(s);
+  if (listener_start_all(s) != 0) {
+    rc = 2;
+    s->draining = 1;
+    close_handles(s);
+  } else {
+    log_info("fastwsd ready: %zu listener(s), max_connections %llu", s->n_listeners,
+             (unsigned long long)s->cfg.max_connections);
+  }
+  uv_run(s->loop, UV_RUN_DEFAULT);
+  /* Anything still open (after a forced stop) is closed before the loop. */
+  uv_run(s->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(s->loop) != 0) log_warn("loop closed with handles still open");
+  if (rc == 0) log_info("stopped cleanly");
+  server_free(s);
+  return rc;
+}

@@ -1,0 +1,78 @@
+/* The daemon's state: one loop, its listeners, its connections, the
+ * manager. One server_t per process, owned by main.c; server_free releases
+ * it after the loop has stopped. */
+#ifndef FASTWS_SERVER_H
+#define FASTWS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "deadline.h"
+#include "manager.h"
+#include "metrics.h"
+#include "protocol/frame.h"
+#include "protocol/message.h"
+
+typedef struct conn_s conn_t;
+
+#define SERVER_READ_BUF (64 * 1024)
+
+typedef struct listener_s {
+  uv_tcp_t tcp;
+  struct server_s *srv;
+  config_listen_t addr;
+  int bound_port; /* the port actually bound (for port 0) */
+} listener_t;
+
+typedef struct server_s {
+  uv_loop_t *loop;
+  config_t cfg;
+  const char *config_path;
+  char *static_root;      /* realpath of static_dir, NULL when missing */
+
+  listener_t *listeners[CONFIG_MAX_LISTEN];
+  size_t n_listeners;
+
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_prepare_t prepare; /* flush before the loop sleeps (timer output) */
+  uv_check_t check;     /* flush right after I/O callbacks */
+  uv_timer_t tick;      /* deadline lists */
+  uv_timer_t stop_timer;
+
+  dl_list_t handshake_dl; /* HTTP connections, from accept or last response */
+  dl_list_t idle_dl;      /* WebSocket connections, by last frame received */
+  dl_list_t heartbeat_dl; /* WebSocket connections, by next ping due */
+  dl_list_t linger_dl;    /* connections that sent a close, awaiting the peer */
+
+  conn_t *conns;          /* every open connection (doubly linked) */
+  size_t n_conns;
+  size_t n_ws;            /* upgraded chat + echo connections */
+  conn_t *pending;        /* connections with output to flush */
+  conn_t *closing;        /* connections to tear down in the hook */
+
+  manager_t mgr;
+  ws_parser_opts_t chat_opts, echo_opts;
+  metrics_t metrics;
+
+  strbuf_t scratch;       /* envelope encoding, reused: no malloc per message */
+  uint8_t readbuf[SERVER_READ_BUF];
+  int reading_busy;       /* readbuf handed out to a read callback */
+
+  int draining;           /* SIGTERM received: no new connections */
+  int stopping;           /* the loop is being torn down */
+} server_t;
+
+/* Runs the daemon until a clean shutdown. Returns the process exit code:
+ * 0 clean, 2 runtime failure (e.g. cannot bind). Takes ownership of cfg. */
+int server_run(config_t *cfg, const char *config_path);
+
+/* Starts listening on every configured address. 0 or a negative uv error. */
+int listener_start_all(server_t *s);
+void listener_close_all(server_t *s);
+
+/* Wall clock in microseconds since the epoch, for envelope timestamps. */
+int64_t server_now_usec(void);
+
+#endif
