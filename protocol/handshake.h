@@ -62,8 +62,9 @@ long url_query_param(slice_t query, const char *name, char *out, size_t cap);
  * With n == 0: no Origin passes; an Origin whose host and port (defaults
  * 80/443 by its scheme) equal the Host header's (default port by tls)
  * passes, host compared case-insensitively; anything else fails. With a
- * list: "*" passes all; else an exact, case-insensitive match of the whole
- * origin with an entry (a default port written or not counts the same). */
+ * list: "*" passes all, so does a request without Origin (not a browser);
+ * else an exact, case-insensitive match of the whole origin with an entry
+ * (a default port written or not counts the same). */
 int ws_origin_allowed(slice_t origin, slice_t host, int tls,
                       const char *const *allowed, size_t n);
 
@@ -72,9 +73,11 @@ int ws_origin_allowed(slice_t origin, slice_t host, int tls,
  * the first permessage-deflate offer whose parameters are all known, not
  * duplicated and in range (client_max_window_bits with no value or 8..15,
  * server_max_window_bits 8..15, *_no_context_takeover without value) is
- * taken, unless it asks server_max_window_bits below 15 (our shared
- * compressor uses 15). Returns 1 when accepted (the answer is then always
- * WS_PMD_RESPONSE), 0 otherwise (also for a malformed header). */
+ * taken, unless it names server_max_window_bits at all: below 15 our shared
+ * compressor (15 bits) cannot honour it, and at 15 RFC 7692 7.1.2.1 wants
+ * it echoed, which the fixed answer does not. A malformed offer is declined
+ * and the next one tried. Returns 1 when accepted (the answer is then
+ * always WS_PMD_RESPONSE), 0 otherwise (also when no offer is usable). */
 int ws_pmd_negotiate(slice_t extensions);
 
 #define WS_PMD_RESPONSE \
