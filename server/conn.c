@@ -326,7 +326,7 @@ void client_deliver(client_t *cl, outmsg_t *m) {
   conn_t *c = (conn_t *)((char *)cl - offsetof(conn_t, client));
   obuf_t *b;
   if (!takes_output(c)) return;
-  b = outmsg_frame(m, c->deflate, NULL, c->srv->cfg.deflate_min_size);
+  b = outmsg_frame(m, c->deflate, &c->srv->pmd, c->srv->cfg.deflate_min_size);
   if (!b) {
     conn_abort(c);
     return;

@@ -20,10 +20,24 @@ static obuf_t *frame_bytes(uint8_t opcode, int rsv1, const uint8_t *p, size_t n)
   return b;
 }
 
-obuf_t *outmsg_frame(outmsg_t *m, int deflate, void *codec, size_t min_size) {
-  (void)deflate;
-  (void)codec;
-  (void)min_size;
+/* Compressed once for every recipient that negotiated permessage-deflate
+ * (no context takeover makes the bytes the same for all of them). */
+static obuf_t *deflated(outmsg_t *m, pmd_codec_t *codec) {
+  const uint8_t *z;
+  size_t zlen;
+  if (!m->deflated && !m->deflate_failed) {
+    if (pmd_compress(codec, m->payload, m->len, &z, &zlen) == PMD_OK)
+      m->deflated = frame_bytes(m->opcode, 1, z, zlen);
+    if (!m->deflated) m->deflate_failed = 1;
+  }
+  return m->deflated;
+}
+
+obuf_t *outmsg_frame(outmsg_t *m, int deflate, pmd_codec_t *codec, size_t min_size) {
+  if (deflate && codec && m->len >= min_size) {
+    obuf_t *b = deflated(m, codec);
+    if (b) return b;
+  }
   if (!m->plain) m->plain = frame_bytes(m->opcode, 0, m->payload, m->len);
   return m->plain;
 }

@@ -140,7 +140,7 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
   char accept[WS_ACCEPT_KEY_LEN + 1];
   ws_upgrade_req_t up;
   long idlen = 0;
-  int status;
+  int status, deflate;
 
   if (kind == WS_KIND_CHAT) {
     idlen = url_percent_decode(rawid.base, rawid.len, id, sizeof id - 1);
@@ -190,7 +190,9 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     http_respond_error(c, req, 500, NULL);
     return;
   }
-  ws_upgrade(c, accept, kind, kind == WS_KIND_CHAT ? id : NULL, (size_t)idlen, 0);
+  deflate = s->cfg.permessage_deflate &&
+            ws_pmd_negotiate(http_header(h, "Sec-WebSocket-Extensions"));
+  ws_upgrade(c, accept, kind, kind == WS_KIND_CHAT ? id : NULL, (size_t)idlen, deflate);
 }
 
 static void route_ws(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rest) {

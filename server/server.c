@@ -28,15 +28,19 @@ static uint64_t secs_to_ms(double s) { return (uint64_t)(s * 1000.0 + 0.5); }
 /* Settings that live outside cfg and must follow it (start-up and reload). */
 static void apply_config(server_t *s) {
   char *root;
+  int kind, deflate;
   log_set_level(s->cfg.log_level);
   s->handshake_dl.duration_ms = secs_to_ms(s->cfg.handshake_timeout);
   s->idle_dl.duration_ms = secs_to_ms(s->cfg.idle_timeout);
   s->heartbeat_dl.duration_ms = secs_to_ms(s->cfg.heartbeat_interval);
-  s->chat_opts.max_message_size = s->cfg.max_message_size;
-  s->chat_opts.allow_binary = 0;
-  s->chat_opts.require_mask = 1;
-  s->echo_opts = s->chat_opts;
-  s->echo_opts.allow_binary = 1;
+  for (kind = 0; kind < 2; kind++)
+    for (deflate = 0; deflate < 2; deflate++) {
+      ws_parser_opts_t *o = &s->parser_opts[kind][deflate];
+      o->max_message_size = s->cfg.max_message_size;
+      o->allow_binary = kind == WS_KIND_ECHO;
+      o->allow_rsv1 = (unsigned)deflate;
+      o->require_mask = 1;
+    }
   root = realpath(s->cfg.static_dir, NULL);
   if (!root) log_warn("static_dir %s not found: /static answers 404", s->cfg.static_dir);
   free(s->static_root);
@@ -194,6 +198,7 @@ static server_t *server_new(config_t *cfg, const char *config_path) {
   dl_init(&s->idle_dl, 0);
   dl_init(&s->heartbeat_dl, 0);
   dl_init(&s->linger_dl, LINGER_MS);
+  pmd_codec_init(&s->pmd, -1);
   if (manager_init(&s->mgr) != 0) {
     free(s);
     return NULL;
@@ -204,6 +209,7 @@ static server_t *server_new(config_t *cfg, const char *config_path) {
 
 static void server_free(server_t *s) {
   manager_free(&s->mgr);
+  pmd_codec_free(&s->pmd);
   strbuf_free(&s->scratch);
   config_free(&s->cfg);
   free(s->static_root);

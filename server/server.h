@@ -12,6 +12,7 @@
 #include "deadline.h"
 #include "manager.h"
 #include "metrics.h"
+#include "protocol/deflate.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"
 
@@ -53,7 +54,8 @@ typedef struct server_s {
   conn_t *closing;        /* connections to tear down in the hook */
 
   manager_t mgr;
-  ws_parser_opts_t chat_opts, echo_opts;
+  ws_parser_opts_t parser_opts[2][2]; /* [WS_KIND_*][deflate negotiated] */
+  pmd_codec_t pmd;        /* one deflate + one inflate stream for every connection */
   metrics_t metrics;
 
   strbuf_t scratch;       /* envelope encoding, reused: no malloc per message */

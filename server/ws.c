@@ -10,8 +10,7 @@
 #include "router.h"
 
 static const ws_parser_opts_t *parser_opts(server_t *s, int kind, int deflate) {
-  (void)deflate;
-  return kind == WS_KIND_ECHO ? &s->echo_opts : &s->chat_opts;
+  return &s->parser_opts[kind][deflate ? 1 : 0];
 }
 
 /* Another connection holds this id and the policy is replace: the user
@@ -92,7 +91,7 @@ static void echo_message(conn_t *c, const ws_event_t *ev) {
   outmsg_t m;
   obuf_t *b;
   outmsg_init(&m, ev->opcode, ev->data, ev->len);
-  b = outmsg_frame(&m, 0, NULL, 0);
+  b = outmsg_frame(&m, c->deflate, &c->srv->pmd, c->srv->cfg.deflate_min_size);
   if (b) conn_send_obuf(c, b);
   else conn_abort(c);
   outmsg_release(&m);
@@ -121,10 +120,38 @@ static void on_close_frame(conn_t *c, const ws_event_t *ev) {
   c->close_code = ev->close_code;
 }
 
-static void handle_event(conn_t *c, const ws_event_t *ev) {
+/* A compressed message is inflated (bounded by max_message_size: a
+ * decompression bomb stops at the limit) into the codec's buffer, and only
+ * then is its UTF-8 checked. Returns 0, or -1 after closing c. */
+static int inflate_message(conn_t *c, ws_event_t *ev) {
+  const uint8_t *out;
+  size_t len;
+  int rc = pmd_decompress(&c->srv->pmd, ev->data, ev->len, c->srv->cfg.max_message_size,
+                          &out, &len);
+  if (rc == PMD_TOO_BIG) {
+    conn_close_ws(c, WS_CLOSE_TOO_BIG, "message too big");
+    return -1;
+  }
+  if (rc != PMD_OK) {
+    conn_close_ws(c, rc == PMD_CORRUPT ? WS_CLOSE_INVALID_DATA : WS_CLOSE_INTERNAL,
+                  rc == PMD_CORRUPT ? "invalid compressed data" : "internal error");
+    return -1;
+  }
+  if (ev->opcode == WS_OP_TEXT && utf8_validate(out, len) != 0) {
+    conn_close_ws(c, WS_CLOSE_INVALID_DATA, "invalid UTF-8");
+    return -1;
+  }
+  ev->data = out;
+  ev->len = len;
+  ev->compressed = 0;
+  return 0;
+}
+
+static void handle_event(conn_t *c, ws_event_t *ev) {
   switch (ev->type) {
   case WS_EV_MESSAGE:
     if (c->close_sent) return;
+    if (ev->compressed && inflate_message(c, ev) != 0) return;
     if (c->kind == WS_KIND_ECHO) echo_message(c, ev);
     else router_dispatch(c, ev->data, ev->len);
     break;
