@@ -38,6 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run test unit integration clean install uninstall check-config
 
+.DEFAULT_GOAL := all
 all: $(BUILD)/fastwsd
 
 deps:
@@ -73,13 +74,14 @@ check-config: $(BUILD)/fastwsd
 
 unit: $(UNIT_BIN)
 
-test: deps $(BUILD)/fastwsd $(UNIT_BIN)
+test: deps $(BUILD)/fastwsd $(UNIT_BIN) $(TEST_DEPS)
 	BUILD=$(BUILD) ./tests/run_all.sh
 
 clean:
 	rm -rf $(BUILD) build-asan
 
-install: $(BUILD)/fastwsd
+inst.DEFAULT_GOAL := all
+all: $(BUILD)/fastwsd
 	install -D -m 0755 $(BUILD)/fastwsd $(DESTDIR)$(PREFIX)/bin/fastwsd
 	install -d $(DESTDIR)$(PREFIX)/share/fastws/static
 	cp -R static/. $(DESTDIR)$(PREFIX)/share/fastws/static/
@@ -89,3 +91,7 @@ install: $(BUILD)/fastwsd
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/fastwsd
 	rm -rf $(DESTDIR)$(PREFIX)/share/fastws
+
+# Further parts (fuzzing, benchmarks, browser tests...) add their targets in
+# mk/*.mk; they may append to TEST_DEPS (built before `make test` runs).
+-include mk/*.mk
