@@ -80,8 +80,7 @@ test: deps $(BUILD)/fastwsd $(UNIT_BIN) $(TEST_DEPS)
 clean:
 	rm -rf $(BUILD) build-asan
 
-inst.DEFAULT_GOAL := all
-all: $(BUILD)/fastwsd
+install: $(BUILD)/fastwsd
 	install -D -m 0755 $(BUILD)/fastwsd $(DESTDIR)$(PREFIX)/bin/fastwsd
 	install -d $(DESTDIR)$(PREFIX)/share/fastws/static
 	cp -R static/. $(DESTDIR)$(PREFIX)/share/fastws/static/
