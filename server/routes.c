@@ -176,7 +176,10 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     http_respond_error(c, req, 403, NULL);
     return;
   }
-  if (s->draining || s->n_ws >= s->cfg.max_connections) {
+  /* AUTH: the JWT check goes here (PROTOCOL.md section 2 order). */
+  if (s->draining || s->n_ws >= s->cfg.max_connections ||
+      (s->cfg.max_connections_per_ip &&
+       iplimit_get(&s->per_ip, c->peer_family, c->peer) >= s->cfg.max_connections_per_ip)) {
     http_respond_error(c, req, 503, NULL);
     return;
   }

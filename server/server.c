@@ -199,7 +199,8 @@ static server_t *server_new(config_t *cfg, const char *config_path) {
   dl_init(&s->heartbeat_dl, 0);
   dl_init(&s->linger_dl, LINGER_MS);
   pmd_codec_init(&s->pmd, -1);
-  if (manager_init(&s->mgr) != 0) {
+  if (manager_init(&s->mgr) != 0 || iplimit_init(&s->per_ip) != 0) {
+    manager_free(&s->mgr);
     free(s);
     return NULL;
   }
@@ -209,6 +210,7 @@ static server_t *server_new(config_t *cfg, const char *config_path) {
 
 static void server_free(server_t *s) {
   manager_free(&s->mgr);
+  iplimit_free(&s->per_ip);
   pmd_codec_free(&s->pmd);
   strbuf_free(&s->scratch);
   config_free(&s->cfg);

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "deadline.h"
+#include "iplimit.h"
 #include "manager.h"
 #include "metrics.h"
 #include "protocol/deflate.h"
@@ -54,6 +55,7 @@ typedef struct server_s {
   conn_t *closing;        /* connections to tear down in the hook */
 
   manager_t mgr;
+  iplimit_t per_ip;       /* WebSocket connections by peer address */
   ws_parser_opts_t parser_opts[2][2]; /* [WS_KIND_*][deflate negotiated] */
   pmd_codec_t pmd;        /* one deflate + one inflate stream for every connection */
   metrics_t metrics;

@@ -69,6 +69,7 @@ int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
   c->tokens_at = now;
   s->n_ws++;
   s->metrics.connections_total++;
+  if (iplimit_add(&s->per_ip, c->peer_family, c->peer) == 0) c->per_ip_counted = 1;
   if (kind == WS_KIND_CHAT && register_client(c, id, id_len) != 0) {
     conn_close_ws(c, WS_CLOSE_INTERNAL, "out of memory");
     return -1;
@@ -194,6 +195,8 @@ void ws_on_teardown(conn_t *c) {
   char peer[64];
   if (c->state != CONN_WS && c->state != CONN_CLOSING) return;
   s->n_ws--;
+  if (c->per_ip_counted) iplimit_remove(&s->per_ip, c->peer_family, c->peer);
+  c->per_ip_counted = 0;
   if (c->close_code) metrics_count_close(&s->metrics, c->close_code);
   if (c->registered && c->client.id) {
     char id[256];
