@@ -1,6 +1,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include <stdio.h>
 
 #include "conn.h"
 #include "log.h"
@@ -61,27 +64,97 @@ static int listener_start(server_t *s, const config_listen_t *a, listener_t **ou
   return 0;
 }
 
-int listener_start_all(server_t *s) {
-  size_t i;
-  for (i = 0; i < s->cfg.n_listen; i++) {
-    const config_listen_t *a = &s->cfg.listen[i];
-    listener_t *l = NULL;
-    int r = listener_start(s, a, &l);
+/* Sockets handed over by systemd (fastwsd.socket): used as they are, in
+ * place of the configured addresses. Returns how many, or a uv error. */
+static int adopt_activated(server_t *s) {
+  int n = sd_listen_fds(1), i, r;
+  for (i = 0; i < n && s->n_listeners < CONFIG_MAX_LISTEN; i++) {
+    int fd = SD_LISTEN_FDS_START + i;
+    listener_t *l;
+    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+      log_warn("activation socket %d is not a listening TCP socket: skipped", fd);
+      continue;
+    }
+    if (!(l = calloc(1, sizeof *l))) return UV_ENOMEM;
+    l->srv = s;
+    l->activated = 1;
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    if ((r = uv_tcp_open(&l->tcp, fd)) == 0)
+      r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
     if (r != 0) {
-      log_error("cannot listen on %s%s%s:%d: %s", strchr(a->host, ':') ? "[" : "", a->host,
-                strchr(a->host, ':') ? "]" : "", a->port, uv_strerror(r));
+      uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
       return r;
     }
     s->listeners[s->n_listeners++] = l;
-    log_info("listening on %s%s%s:%d", strchr(a->host, ':') ? "[" : "", a->host,
-             strchr(a->host, ':') ? "]" : "", l->bound_port);
+    log_info("listening on socket %d from systemd", fd);
   }
+  return n < 0 ? 0 : n;
+}
+
+static void addr_name(const config_listen_t *a, int port, char *buf, size_t len) {
+  int v6 = strchr(a->host, ':') != NULL;
+  snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", a->host, v6 ? "]" : "", port);
+}
+
+static int start_one(server_t *s, const config_listen_t *a) {
+  listener_t *l = NULL;
+  char name[96];
+  int r = listener_start(s, a, &l);
+  if (r != 0) {
+    addr_name(a, a->port, name, sizeof name);
+    log_error("cannot listen on %s: %s", name, uv_strerror(r));
+    return r;
+  }
+  s->listeners[s->n_listeners++] = l;
+  addr_name(a, l->bound_port, name, sizeof name);
+  log_info("listening on %s", name);
   return 0;
+}
+
+int listener_start_all(server_t *s) {
+  size_t i;
+  int r = adopt_activated(s);
+  if (r != 0) return r < 0 ? r : 0;
+  for (i = 0; i < s->cfg.n_listen; i++)
+    if ((r = start_one(s, &s->cfg.listen[i])) != 0) return r;
+  return 0;
+}
+
+static int same_addr(const config_listen_t *a, const config_listen_t *b) {
+  return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+static void close_listener(listener_t *l) {
+  uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+}
+
+void listener_reconcile(server_t *s, const config_t *next) {
+  size_t i, j, kept = 0;
+  char name[96];
+  for (i = 0; i < s->n_listeners; i++) {
+    listener_t *l = s->listeners[i];
+    int wanted = l->activated;
+    for (j = 0; !wanted && j < next->n_listen; j++) wanted = same_addr(&l->addr, &next->listen[j]);
+    if (wanted) {
+      s->listeners[kept++] = l;
+    } else {
+      addr_name(&l->addr, l->bound_port, name, sizeof name);
+      log_info("no longer listening on %s", name);
+      close_listener(l);
+    }
+  }
+  s->n_listeners = kept;
+  if (kept > 0 && s->listeners[0]->activated) return; /* systemd owns the sockets */
+  for (j = 0; j < next->n_listen; j++) {
+    int have = 0;
+    for (i = 0; i < s->n_listeners && !have; i++) have = same_addr(&s->listeners[i]->addr, &next->listen[j]);
+    if (!have && s->n_listeners < CONFIG_MAX_LISTEN) start_one(s, &next->listen[j]);
+  }
 }
 
 void listener_close_all(server_t *s) {
   size_t i;
-  for (i = 0; i < s->n_listeners; i++)
-    uv_close((uv_handle_t *)&s->listeners[i]->tcp, (uv_close_cb)free);
+  for (i = 0; i < s->n_listeners; i++) close_listener(s->listeners[i]);
   s->n_listeners = 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "config/config.h"
 #include "log.h"
 #include "server.h"
@@ -14,6 +15,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: fastwsd [-c FILE] [-t]\n"
+          "       fastwsd token CLIENT_ID [--ttl SECONDS] -c FILE\n"
           "  -c FILE  configuration file (INI, see fastws.conf); built-in defaults without it\n"
           "  -t       check the configuration and exit: 0 valid, 1 invalid\n"
           "  -h       this help\n"
@@ -26,6 +28,7 @@ int main(int argc, char **argv) {
   config_t cfg;
   char err[512];
 
+  if (argc >= 2 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
   while ((opt = getopt(argc, argv, "c:thV")) != -1) {
     switch (opt) {
     case 'c': path = optarg; break;

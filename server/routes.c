@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -176,7 +177,13 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     http_respond_error(c, req, 403, NULL);
     return;
   }
-  /* AUTH: the JWT check goes here (PROTOCOL.md section 2 order). */
+  /* AUTH: the JWT check goes here (PROTOCOL.md section 2 order). echo_path
+   * is not authenticated (auth.h). */
+  if (kind == WS_KIND_CHAT && auth_check_upgrade(c, req->query, id, (size_t)idlen) != 0) {
+    static const char body[] = "{\"detail\":\"Unauthorized\"}";
+    http_respond_json(c, req, 401, body, sizeof body - 1, NULL);
+    return;
+  }
   if (s->draining || s->n_ws >= s->cfg.max_connections ||
       (s->cfg.max_connections_per_ip &&
        iplimit_get(&s->per_ip, c->peer_family, c->peer) >= s->cfg.max_connections_per_ip)) {

@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "notify.h"
 #include "ws.h"
 
 #define TICK_MS 100
@@ -86,6 +87,20 @@ static void on_check(uv_check_t *h) { flush_all(h->data); }
 
 #define CONN_OF(node, field) ((conn_t *)((char *)(node) - offsetof(conn_t, field)))
 
+/* The watchdog ping and the STATUS line ride on the tick: no extra timer,
+ * and STATUS changes at most once a second. */
+static void systemd_tick(server_t *s, uint64_t now) {
+  if (s->watchdog_ms && now >= s->watchdog_at) {
+    notify_watchdog();
+    s->watchdog_at = now + s->watchdog_ms;
+  }
+  if (now >= s->status_at && s->status_clients != manager_count(&s->mgr)) {
+    s->status_clients = manager_count(&s->mgr);
+    notify_status(s->status_clients);
+    s->status_at = now + 1000;
+  }
+}
+
 static void on_tick(uv_timer_t *t) {
   server_t *s = t->data;
   uint64_t now = uv_now(s->loop);
@@ -106,6 +121,7 @@ static void on_tick(uv_timer_t *t) {
     dl_remove(n);
     conn_abort(CONN_OF(n, timeout));
   }
+  systemd_tick(s, now);
 }
 
 static void on_stop_timeout(uv_timer_t *t) {
@@ -123,6 +139,7 @@ static void begin_shutdown(server_t *s, int signum) {
     return;
   }
   log_info("signal %d: shutting down, %zu connections to close", signum, s->n_conns);
+  notify_stopping();
   s->draining = 1;
   listener_close_all(s);
   for (c = s->conns; c; c = c->next) {
@@ -136,17 +153,18 @@ static void reload(server_t *s) {
   config_t next;
   char err[512];
   if (!s->config_path) return;
+  notify_reloading();
   if (config_load(s->config_path, &next, err, sizeof err) != 0) {
     log_error("reload failed, keeping the running settings: %s", err);
+    notify_ready(manager_count(&s->mgr));
     return;
   }
-  /* Listening addresses stay as they are: a changed listen needs a restart. */
-  memcpy(next.listen, s->cfg.listen, sizeof next.listen);
-  next.n_listen = s->cfg.n_listen;
+  if (!s->draining) listener_reconcile(s, &next);
   config_free(&s->cfg);
   s->cfg = next;
   apply_config(s);
   log_info("reloaded %s", s->config_path);
+  notify_ready(manager_count(&s->mgr));
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -237,6 +255,8 @@ int server_run(config_t *cfg, const char *config_path) {
   } else {
     log_info("fastwsd ready: %zu listener(s), max_connections %llu", s->n_listeners,
              (unsigned long long)s->cfg.max_connections);
+    s->watchdog_ms = notify_watchdog_ms();
+    notify_ready(0);
   }
   uv_run(s->loop, UV_RUN_DEFAULT);
   /* Anything still open (after a forced stop) is closed before the loop. */

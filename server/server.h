@@ -26,6 +26,7 @@ typedef struct listener_s {
   struct server_s *srv;
   config_listen_t addr;
   int bound_port; /* the port actually bound (for port 0) */
+  int activated;  /* handed over by systemd socket activation */
 } listener_t;
 
 typedef struct server_s {
@@ -64,6 +65,9 @@ typedef struct server_s {
   uint8_t readbuf[SERVER_READ_BUF];
   int reading_busy;       /* readbuf handed out to a read callback */
 
+  uint64_t watchdog_ms, watchdog_at; /* systemd watchdog, 0 = off */
+  uint64_t status_at, status_clients;
+
   int draining;           /* SIGTERM received: no new connections */
   int stopping;           /* the loop is being torn down */
 } server_t;
@@ -75,6 +79,10 @@ int server_run(config_t *cfg, const char *config_path);
 /* Starts listening on every configured address. 0 or a negative uv error. */
 int listener_start_all(server_t *s);
 void listener_close_all(server_t *s);
+
+/* Binds the addresses of next that are not bound yet and closes those it
+ * no longer lists (their connections stay). A failed bind is logged. */
+void listener_reconcile(server_t *s, const config_t *next);
 
 /* Wall clock in microseconds since the epoch, for envelope timestamps. */
 int64_t server_now_usec(void);
