@@ -80,16 +80,28 @@ test: deps $(BUILD)/fastwsd $(UNIT_BIN) $(TEST_DEPS)
 clean:
 	rm -rf $(BUILD) build-asan
 
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+# The units name /usr/local paths; other prefixes are written in on install.
 install: $(BUILD)/fastwsd
 	install -D -m 0755 $(BUILD)/fastwsd $(DESTDIR)$(PREFIX)/bin/fastwsd
 	install -d $(DESTDIR)$(PREFIX)/share/fastws/static
 	cp -R static/. $(DESTDIR)$(PREFIX)/share/fastws/static/
-	[ -e $(DESTDIR)/etc/fastws/fastws.conf ] || \
-	  install -D -m 0644 fastws.conf $(DESTDIR)/etc/fastws/fastws.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/fastws/fastws.conf ] || \
+	  install -D -m 0644 fastws.conf $(DESTDIR)$(SYSCONFDIR)/fastws/fastws.conf
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in fastwsd.service fastwsd@.service fastwsd.socket; do \
+	  [ -f config/$$u ] || continue; \
+	  sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/fastws|$(SYSCONFDIR)/fastws|g' \
+	    config/$$u > $(DESTDIR)$(UNITDIR)/$$u; chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
 
+# The configuration in $(SYSCONFDIR)/fastws is the operator's: kept.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/fastwsd
 	rm -rf $(DESTDIR)$(PREFIX)/share/fastws
+	rm -f $(DESTDIR)$(UNITDIR)/fastwsd.service $(DESTDIR)$(UNITDIR)/fastwsd@.service \
+	  $(DESTDIR)$(UNITDIR)/fastwsd.socket
 
 # Further parts (fuzzing, benchmarks, browser tests...) add their targets in
 # mk/*.mk; they may append to TEST_DEPS (built before `make test` runs).
