@@ -73,8 +73,17 @@ static void flush_all(server_t *s) {
 
 static void close_handles(server_t *s);
 
+/* Draining: plain HTTP connections stay (a keep-alive /healthz poll sees
+ * "draining") until the last WebSocket has closed, then go too. */
 static void maybe_finish(server_t *s) {
-  if (s->draining && !s->stopping && s->n_conns == 0) close_handles(s);
+  conn_t *c;
+  if (!s->draining || s->stopping) return;
+  if (s->n_ws == 0 && !s->http_closed) {
+    s->http_closed = 1;
+    for (c = s->conns; c; c = c->next)
+      if (c->state == CONN_HTTP) conn_close_after_flush(c);
+  }
+  if (s->n_conns == 0) close_handles(s);
 }
 
 static void on_prepare(uv_prepare_t *h) {
@@ -142,10 +151,8 @@ static void begin_shutdown(server_t *s, int signum) {
   notify_stopping();
   s->draining = 1;
   listener_close_all(s);
-  for (c = s->conns; c; c = c->next) {
+  for (c = s->conns; c; c = c->next)
     if (c->state == CONN_WS) conn_close_ws(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-    else if (c->state == CONN_HTTP && !c->writing && c->out.count == 0) conn_abort(c);
-  }
   uv_timer_start(&s->stop_timer, on_stop_timeout, secs_to_ms(s->cfg.shutdown_timeout), 0);
 }
 

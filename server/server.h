@@ -69,6 +69,7 @@ typedef struct server_s {
   uint64_t status_at, status_clients;
 
   int draining;           /* SIGTERM received: no new connections */
+  int http_closed;        /* draining, and the HTTP connections were told to go */
   int stopping;           /* the loop is being torn down */
 } server_t;
 
