@@ -98,8 +98,12 @@ void ws_parser_free(ws_parser_t *p);
 /* Parses bytes from in[0..len). Returns how many bytes were consumed and
  * fills *ev. When ev->type != WS_EV_NONE the caller handles the event and
  * calls again with the rest (in + consumed). Unmasks in place, so `in` is
- * modified. After WS_EV_ERROR or WS_EV_CLOSE, further calls consume nothing
- * and return WS_EV_NONE (RFC 6455: data after a close is ignored). */
+ * modified. After WS_EV_ERROR or WS_EV_CLOSE, further calls consume all
+ * their input and return WS_EV_NONE (RFC 6455: data after a close is
+ * ignored). WS_EV_NONE always means all input was used. The memory behind
+ * an event is released at the start of the next call: after the last
+ * event of a read, call once more with len 0 so an idle parser holds no
+ * heap. WS_EV_ERROR may also carry 1011 when memory ran out. */
 size_t ws_parser_feed(ws_parser_t *p, uint8_t *in, size_t len, ws_event_t *ev);
 
 /* Heap bytes the parser holds now (for metrics and memory tests). */

@@ -8,8 +8,8 @@
  *
  * Decoding keeps jansson's defaults, which differ from Python's json in a few
  * corners a chat client never needs; all of them give MSG_INVALID_JSON:
- *   - "\u0000" in a string (JSON_ALLOW_NUL is off, so every string and key
- *     is a safe C string);
+ *   - "\u0000" in an object key (in a string value it is accepted, as Python
+ *     does: JSON_ALLOW_NUL, and every string is handled with its length);
  *   - integers outside int64 and reals that overflow a double;
  *   - NaN / Infinity literals;
  *   - nesting deeper than JSON_PARSER_MAX_DEPTH (2048).
@@ -86,7 +86,7 @@ int msg_decode(const char *text, size_t len, msg_in_t *out, const char **why) {
   /* JSON_DECODE_ANY so that `5` or `"x"` parse and are reported as
    * invalid_message (valid JSON, wrong shape), as the original does. The EOF
    * check stays on: the whole text must be exactly one value. */
-  json_t *root = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+  json_t *root = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
   if (!root) {
     if (why)
       *why = "invalid JSON";

@@ -7,11 +7,16 @@
 
 #include "http.h"
 #include "log.h"
+#include "tls.h"
 #include "ws.h"
 
 uint64_t conn_queued_total;
 
 #define WRITE_BATCH 64
+/* Plaintext a TLS connection encrypts per flush round: bounds the
+ * ciphertext that leaves the queue (and its byte accounting) before the
+ * kernel has taken it. */
+#define TLS_FLUSH_MAX (64 * 1024)
 
 typedef struct {
   uv_write_t req;
@@ -20,6 +25,7 @@ typedef struct {
 } write_req_t;
 
 static void on_closed(uv_handle_t *h);
+static void tls_on_read(conn_t *c, const uint8_t *p, size_t n);
 
 /* Every connection reads into the server's one buffer: a read callback
  * consumes all it is given before returning, so no connection holds input
@@ -28,6 +34,17 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   conn_t *c = h->data;
   (void)suggested;
   *buf = uv_buf_init((char *)c->srv->readbuf, sizeof c->srv->readbuf);
+}
+
+/* Hands bytes read (plaintext) to the current phase. Returns nonzero once
+ * the connection is going away, so a TLS reader stops decrypting. */
+static int deliver(void *arg, uint8_t *p, size_t n) {
+  conn_t *c = arg;
+  if (c->state == CONN_HTTP)
+    http_on_read(c, p, n);
+  else
+    ws_on_read(c, p, n);
+  return c->teardown;
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
@@ -39,10 +56,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
   if (n == 0 || c->teardown) return;
   c->srv->metrics.bytes_received += (uint64_t)n;
-  if (c->state == CONN_HTTP)
-    http_on_read(c, (uint8_t *)buf->base, (size_t)n);
+  if (c->tls)
+    tls_on_read(c, (const uint8_t *)buf->base, (size_t)n);
   else
-    ws_on_read(c, (uint8_t *)buf->base, (size_t)n);
+    deliver(c, (uint8_t *)buf->base, (size_t)n);
 }
 
 static void record_peer(conn_t *c) {
@@ -88,7 +105,8 @@ int conn_accept(server_t *s, uv_stream_t *listener) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->state = CONN_HTTP;
   c->http = http_conn_new(c, s->cfg.max_header_size);
-  if (!c->http) {
+  if (s->tls && c->http) c->tls = tls_conn_new(s->tls, s->tls_io);
+  if (!c->http || (s->tls && !c->tls)) {
     conn_abort(c);
     return UV_ENOMEM;
   }
@@ -169,6 +187,13 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static void flushed(conn_t *c) {
   if (!c->close_after_flush) return;
   c->close_after_flush = 0;
+  if (c->tls) {
+    /* close_notify goes out first (best effort: on the abort path below
+     * only what the kernel takes at once). */
+    tls_shutdown(c->tls);
+    tls_emit(c);
+    if (c->teardown) return;
+  }
   if (c->state == CONN_CLOSING && c->close_sent && !c->close_received) {
     /* Our close frame is out; the peer answers with its own close or its
      * FIN, which we wait for briefly (RFC 6455 7.1.1). */
@@ -191,10 +216,11 @@ static void on_write(uv_write_t *req, int status) {
     conn_abort(c);
     return;
   }
-  consume(c, c->inflight);
+  if (c->tls) outq_consume(&c->tls->cq, c->inflight); /* plaintext went at encryption */
+  else consume(c, c->inflight);
   c->inflight = 0;
   c->inflight_entries = 0;
-  if (c->out.count) mark_pending(c);
+  if (c->out.count || (c->tls && c->tls->cq.count)) mark_pending(c);
   else flushed(c);
 }
 
@@ -221,6 +247,10 @@ static int start_write(conn_t *c, uv_buf_t *bufs, size_t n) {
 static void conn_flush(conn_t *c) {
   uv_buf_t bufs[WRITE_BATCH];
   if (c->writing || c->teardown || c->state == CONN_DEAD) return;
+  if (c->tls) {
+    tls_flush(c);
+    return;
+  }
   while (c->out.count) {
     size_t n = outq_peek(&c->out, bufs, WRITE_BATCH), i;
     uint64_t want = 0;

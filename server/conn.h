@@ -15,6 +15,7 @@
 #include "server.h"
 
 struct http_conn_s;
+struct tls_conn_s;
 
 enum { CONN_HTTP, CONN_WS, CONN_CLOSING, CONN_DEAD };
 enum { WS_KIND_CHAT, WS_KIND_ECHO };
@@ -28,6 +29,7 @@ struct conn_s {
   dl_node_t timeout;         /* handshake deadline (HTTP) or idle deadline (WS) */
   dl_node_t heartbeat;       /* next ping (WS) */
   struct http_conn_s *http;  /* HTTP phase state; NULL once upgraded */
+  struct tls_conn_s *tls;    /* TLS state (tls.h); NULL on a plain listener */
   outq_t out;
   uint64_t inflight;         /* bytes handed to a uv_write not yet completed */
   uint32_t inflight_entries;

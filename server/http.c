@@ -47,9 +47,27 @@ static int on_url(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
+/* RFC 9110 5.1: a field name is a token. llhttp lets a few through (a
+ * space inside a name), which a proxy could read differently. */
+static int is_token(const char *at, size_t n) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)at[i];
+    if (!((ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
+          (ch && strchr(extra, ch))))
+      return 0;
+  }
+  return 1;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   http_conn_t *h = owner(p);
   http_header_t *hd;
+  if (!is_token(at, n)) {
+    h->error_status = 400;
+    return -1;
+  }
   /* in_value: 0 between headers, 1 inside a value, 2 inside a name (a
    * name may arrive in several pieces). */
   if (h->in_value != 2) {

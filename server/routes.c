@@ -21,6 +21,7 @@ typedef struct {
 
 static int method_allowed(slice_t method, const char *allow) {
   const char *p = allow;
+  if (strcmp(allow, "*") == 0) return 1;
   while (*p) {
     size_t n = strcspn(p, ",");
     if (n == method.len && memcmp(p, method.base, n) == 0) return 1;
@@ -218,7 +219,8 @@ static const route_t routes[] = {
     {"/metrics", "GET", route_metrics},
     {"/static", "GET, HEAD", route_static},
     {"/static/", "GET, HEAD", route_static},
-    {"/ws/", "GET", route_ws},
+    /* Every method: a non-GET is a failed handshake (400), not a 405. */
+    {"/ws/", "*", route_ws},
 };
 
 static int path_matches(const char *pattern, slice_t path, slice_t *rest) {
@@ -240,10 +242,6 @@ void routes_handle(conn_t *c, http_conn_t *h, http_request_t *req) {
 
   if (echo && *echo && req->path.len == strlen(echo) &&
       memcmp(req->path.base, echo, req->path.len) == 0) {
-    if (!method_allowed(req->method, "GET")) {
-      http_respond_error(c, req, 405, "Allow: GET\r\n");
-      return;
-    }
     upgrade(c, h, req, slice_make(NULL, 0), WS_KIND_ECHO);
     return;
   }

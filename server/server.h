@@ -62,6 +62,8 @@ typedef struct server_s {
   metrics_t metrics;
 
   strbuf_t scratch;       /* envelope encoding, reused: no malloc per message */
+  struct tls_ctx_s *tls;  /* current TLS context for new connections; NULL = plain */
+  struct tls_io_s *tls_io; /* the loop's shared TLS buffers (tls.h) */
   uint8_t readbuf[SERVER_READ_BUF];
   int reading_busy;       /* readbuf handed out to a read callback */
 

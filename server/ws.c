@@ -176,7 +176,9 @@ void ws_on_read(conn_t *c, uint8_t *data, size_t len) {
   server_t *s = c->srv;
   if (c->state == CONN_WS && s->cfg.idle_timeout > 0)
     dl_touch(&s->idle_dl, &c->timeout, uv_now(s->loop));
-  while (len > 0 && !c->teardown) {
+  /* Until the parser says NONE, even with no bytes left: that last call
+   * releases the buffer of the last event, so idle connections hold none. */
+  while (!c->teardown) {
     ws_event_t ev;
     size_t used = ws_parser_feed(&c->ws, data, len, &ev);
     data += used;

@@ -154,7 +154,7 @@ static void test_decode_invalid_json(void **state) {
       "{'type':'chat'}",
       "{\"type\":\"chat\",}",
       "nul",
-      "{\"type\":\"a\\u0000b\"}",        /* NUL in a string: jansson's default */
+      "{\"a\\u0000\":1,\"type\":\"chat\"}", /* NUL in a key */
       "{\"type\":\"chat\",\"n\":NaN}",
       "{\"type\":\"chat\",\"n\":1e999}",
       "{\"type\":\"chat\",\"n\":99999999999999999999}",
@@ -163,6 +163,22 @@ static void test_decode_invalid_json(void **state) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_decode_fails(bad[i], strlen(bad[i]), MSG_INVALID_JSON, "invalid JSON");
   assert_decode_fails("{\"type\":\"chat\"}\0", 16, MSG_INVALID_JSON, "invalid JSON");
+}
+
+/* "\u0000" inside a string value is valid JSON (Python accepts it): it is
+ * decoded with its length and written back escaped. */
+static void test_decode_nul_in_value(void **state) {
+  (void)state;
+  static const char text[] = "{\"type\":\"chat\",\"data\":\"a\\u0000b\"}";
+  msg_in_t m;
+  strbuf_t b = {0};
+  assert_int_equal(msg_decode(text, sizeof text - 1, &m, NULL), MSG_OK);
+  assert_int_equal(json_string_length(m.data), 3);
+  assert_int_equal(msg_json_encode(&b, m.data), 0);
+  assert_int_equal(b.len, 10);
+  assert_memory_equal(b.buf, "\"a\\u0000b\"", 10);
+  strbuf_free(&b);
+  msg_in_free(&m);
 }
 
 static void test_decode_not_object(void **state) {
@@ -482,6 +498,7 @@ int main(void) {
       cmocka_unit_test(test_decode_not_nul_terminated),
       cmocka_unit_test(test_decode_recipient),
       cmocka_unit_test(test_decode_invalid_json),
+      cmocka_unit_test(test_decode_nul_in_value),
       cmocka_unit_test(test_decode_not_object),
       cmocka_unit_test(test_decode_bad_type),
       cmocka_unit_test(test_decode_max_depth),
