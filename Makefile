@@ -30,20 +30,30 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Debian packages a fresh machine needs to build, run and test fastwsd.
+# Node.js and npm (browser tests, the Node peer in benchmarks) are installed
+# from Debian only when no npm is on the PATH: a machine's own Node.js build
+# (which bundles npm) conflicts with Debian's npm package.
 DEPS_PKGS := build-essential pkg-config libuv1-dev node-llhttp libssl-dev openssl \
   libjansson-dev libinih-dev zlib1g-dev libjwt-dev libhiredis-dev \
   libsystemd-dev libcmocka-dev python3 python3-websockets redis-server \
-  valgrind clang libclang-rt-14-dev chromium nodejs npm systemd
+  valgrind clang libclang-rt-14-dev chromium systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run test unit integration clean install uninstall check-config
 
 .DEFAULT_GOAL := all
+
+# Further parts (fuzzing, benchmarks, browser tests...) add their targets in
+# mk/*.mk; they may append to TEST_DEPS (built before `make test` runs). The
+# include stands before the test rule so those additions count.
+-include mk/*.mk
+
 all: $(BUILD)/fastwsd
 
 deps:
 	@missing=$$(for p in $(DEPS_PKGS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  $(SUDO) apt-get update -q && \
@@ -102,7 +112,3 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/fastws
 	rm -f $(DESTDIR)$(UNITDIR)/fastwsd.service $(DESTDIR)$(UNITDIR)/fastwsd@.service \
 	  $(DESTDIR)$(UNITDIR)/fastwsd.socket
-
-# Further parts (fuzzing, benchmarks, browser tests...) add their targets in
-# mk/*.mk; they may append to TEST_DEPS (built before `make test` runs).
--include mk/*.mk
