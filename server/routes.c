@@ -173,7 +173,7 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     http_respond_json(c, req, 400, body, sizeof body - 1, NULL);
     return;
   }
-  if (!ws_origin_allowed(http_header(h, "Origin"), http_header(h, "Host"), 0,
+  if (!ws_origin_allowed(http_header(h, "Origin"), http_header(h, "Host"), c->tls != NULL,
                          (const char *const *)s->cfg.origins, s->cfg.n_origins)) {
     http_respond_error(c, req, 403, NULL);
     return;

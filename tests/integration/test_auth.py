@@ -98,9 +98,13 @@ class AuthTestCase(ServerTestCase):
         c.close()
         if why is not None:
             cid = path.split("?")[0].rsplit("/", 1)[1]
-            needle = "as %s: %s" % (cid, why)
-            wait_for(lambda: needle in self.server.log_text()[before:], timeout=2,
-                     msg="log line %r" % needle)
+            mid = " as %s: " % cid
+
+            def logged():
+                return any(why in line.split(mid, 1)[1]
+                           for line in self.server.log_text()[before:].splitlines()
+                           if "auth failed for " in line and mid in line)
+            wait_for(logged, timeout=2, msg="log line 'auth failed ...%s...%s'" % (mid, why))
         return r
 
 
@@ -239,6 +243,12 @@ class Auth(AuthTestCase):
             self.assert_401(self.path("auth-x", craft(claims_for("auth-x"), secret="nope")), SIG)
         self.assert_accepted("auth-after", self.mint("auth-after"))
 
+    def test_bad_id_400_before_auth(self):
+        # The client id rule comes first (PROTOCOL.md section 2): 400, not 401.
+        c, r = self.upgrade(self.path("a%20b", craft(claims_for("a b"))))
+        self.assertEqual(r.status, 400, r)
+        c.close()
+
     def test_echo_path_not_authenticated(self):
         ws = self.ws(path="/echo")
         ws.send_text("hello")
@@ -344,6 +354,39 @@ class TokenCommand(unittest.TestCase):
         want = b64url(hmac.new(SECRET.encode(), ("%s.%s" % (h, p)).encode(),
                                hashlib.sha256).digest())
         self.assertEqual(s, want)
+
+
+# allowed_origins lists (PROTOCOL.md section 2, Origin): written by the
+# integration suite's owner into this file; kept verbatim so nothing is lost.
+
+class AllowedOrigins(ServerTestCase):
+    CONFIG = {"security": {"allowed_origins": "http://a.example, https://b.example:8443"}}
+    PER_TEST = False
+
+    def test_listed_origins(self):
+        for origin, want in (("http://a.example", 101), ("https://b.example:8443", 101),
+                             ("http://b.example:8443", 403), ("https://a.example", 403),
+                             ("http://127.0.0.1:%d" % self.port, 403),
+                             ("http://a.example.evil", 403)):
+            with self.subTest(origin=origin):
+                c, r = self.upgrade("/ws/o", headers=[("Origin", origin)])
+                self.assertEqual(r.status, want, r)
+                c.close()
+
+
+class AnyOrigin(ServerTestCase):
+    CONFIG = {"security": {"allowed_origins": "*"}}
+    PER_TEST = False
+
+    def test_star_allows_all(self):
+        for origin in ("http://evil.example", "null", "https://x.example:1"):
+            with self.subTest(origin=origin):
+                c, r = self.upgrade("/ws/any", headers=[("Origin", origin)])
+                self.assertEqual(r.status, 101, r)
+                c.close()
+
+    def test_star_logged_as_warning(self):
+        self.assertRegex(self.server.log_text().lower(), r"warn.*(origin|\*)")
 
 
 if __name__ == "__main__":
