@@ -26,6 +26,8 @@ typedef struct {
 
 static void on_closed(uv_handle_t *h);
 static void tls_on_read(conn_t *c, const uint8_t *p, size_t n);
+static void tls_emit(conn_t *c);
+static void tls_flush(conn_t *c);
 
 /* Every connection reads into the server's one buffer: a read callback
  * consumes all it is given before returning, so no connection holds input
@@ -149,12 +151,25 @@ static int queue_obuf(conn_t *c, obuf_t *b) {
   return 0;
 }
 
+static void conn_flush(conn_t *c);
+
+static int over_send_limit(const conn_t *c, size_t more) {
+  uint64_t max = c->srv->cfg.max_send_buffer;
+  return c->state == CONN_WS && max && c->out.bytes + more > max;
+}
+
 int conn_send_obuf(conn_t *c, obuf_t *b) {
   if (!takes_output(c)) return -1;
-  if (c->state == CONN_WS && c->srv->cfg.max_send_buffer &&
-      c->out.bytes + b->len > c->srv->cfg.max_send_buffer) {
-    close_slow_consumer(c);
-    return -1;
+  if (over_send_limit(c, b->len)) {
+    /* Output is corked until the end of the loop turn, so one read can
+     * queue more than the limit for a reader that keeps up: give the
+     * kernel what it takes now; only what it refuses counts. */
+    conn_flush(c);
+    if (!takes_output(c)) return -1;
+    if (over_send_limit(c, b->len)) {
+      close_slow_consumer(c);
+      return -1;
+    }
   }
   return queue_obuf(c, b);
 }
@@ -239,6 +254,153 @@ static int start_write(conn_t *c, uv_buf_t *bufs, size_t n) {
   c->inflight = w->bytes;
   c->inflight_entries = (uint32_t)n;
   return 0;
+}
+
+/* ---- TLS: the same queue, encrypted on its way out ----
+ *
+ * c->out holds plaintext (so max_send_buffer and the send-queue gauge count
+ * what the application queued); a flush encrypts up to TLS_FLUSH_MAX of it
+ * into the loop's staging buffer, consumes it from c->out, and writes the
+ * ciphertext at once. What the kernel does not take is copied into c->tls->cq
+ * and written by one uv_write; nothing more is encrypted until it is done. */
+
+/* Writes c->tls->cq: what the kernel takes now, the rest by one uv_write.
+ * 0 when all is written, 1 when a write is in flight, -1 after aborting. */
+static int tls_write_cipher(conn_t *c) {
+  outq_t *q = &c->tls->cq;
+  uv_buf_t bufs[WRITE_BATCH];
+  while (q->count) {
+    size_t n = outq_peek(q, bufs, WRITE_BATCH), i;
+    uint64_t want = 0;
+    int r;
+    for (i = 0; i < n; i++) want += bufs[i].len;
+    r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+    if (r == UV_EAGAIN) r = 0;
+    if (r < 0) {
+      conn_abort(c);
+      return -1;
+    }
+    outq_consume(q, (uint64_t)r);
+    if ((uint64_t)r < want) {
+      n = outq_peek(q, bufs, WRITE_BATCH);
+      if (start_write(c, bufs, n) != 0) {
+        conn_abort(c);
+        return -1;
+      }
+      c->inflight_entries = 0; /* none of c->out is in flight */
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Sends what the last tls_* call staged for c (handshake flights, alerts,
+ * records): straight to the kernel when nothing is queued before it, else
+ * behind the queued ciphertext. Always empties the stage. */
+static void tls_emit(conn_t *c) {
+  uint8_t *p;
+  size_t n = tls_staged(c->tls, &p);
+  if (n == 0) return;
+  if (c->teardown || c->state == CONN_DEAD) goto done;
+  if (!c->writing && c->tls->cq.count == 0) {
+    uv_buf_t buf = uv_buf_init((char *)p, (unsigned)n);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (r == UV_EAGAIN) r = 0;
+    if (r < 0) {
+      conn_abort(c);
+      goto done;
+    }
+    p += r;
+    n -= (size_t)r;
+  }
+  if (n) {
+    obuf_t *b = obuf_from(p, n);
+    if (!b || outq_push(&c->tls->cq, b) != 0) {
+      obuf_unref(b);
+      conn_abort(c);
+      goto done;
+    }
+    obuf_unref(b);
+    if (!c->writing) tls_write_cipher(c);
+  }
+done:
+  tls_staged_clear(c->tls);
+}
+
+/* Encrypts up to TLS_FLUSH_MAX bytes of c->out, in records of up to 16 KiB
+ * (small queued buffers coalesced into one record), into the stage. 0, or
+ * -1 on a TLS failure. */
+static int tls_encrypt_some(conn_t *c) {
+  size_t budget = TLS_FLUSH_MAX;
+  while (c->out.count && budget) {
+    uv_buf_t bufs[WRITE_BATCH];
+    size_t n = outq_peek(&c->out, bufs, WRITE_BATCH), len, i;
+    const void *p;
+    int r;
+    if (n == 1 || bufs[0].len >= TLS_RECORD_MAX) {
+      p = bufs[0].base;
+      len = bufs[0].len;
+    } else {
+      uint8_t *sc = tls_scratch(c->tls);
+      len = 0;
+      for (i = 0; i < n && len < TLS_RECORD_MAX; i++) {
+        size_t k = bufs[i].len < TLS_RECORD_MAX - len ? bufs[i].len : TLS_RECORD_MAX - len;
+        memcpy(sc + len, bufs[i].base, k);
+        len += k;
+      }
+      p = sc;
+    }
+    if ((r = tls_write(c->tls, p, len)) <= 0) return -1;
+    consume(c, (uint64_t)r);
+    budget -= (size_t)r < budget ? (size_t)r : budget;
+  }
+  return 0;
+}
+
+static void tls_flush(conn_t *c) {
+  char peer[64], why[128];
+  for (;;) {
+    if (c->tls->cq.count) {
+      if (tls_write_cipher(c) != 0) return; /* in flight, or aborted */
+      continue;
+    }
+    /* Nothing is queued before the handshake is done; guard anyway. */
+    if (!c->out.count || !c->tls->handshake_done) break;
+    if (tls_encrypt_some(c) != 0) {
+      log_info("TLS write to %s failed: %s", conn_peer_str(c, peer, sizeof peer),
+               tls_error(why, sizeof why));
+      tls_staged_clear(c->tls);
+      conn_abort(c);
+      return;
+    }
+    tls_emit(c);
+    if (c->teardown || c->writing) return;
+  }
+  if (!c->out.count) flushed(c);
+}
+
+static void tls_on_read(conn_t *c, const uint8_t *p, size_t n) {
+  char peer[64], why[128], desc[128];
+  int was_done = c->tls->handshake_done;
+  int r = tls_read(c->tls, p, n, deliver, c);
+  if (r == TLS_ERROR) {
+    /* A scanner, a plain-HTTP client, an old protocol version: the peer's
+     * problem, not ours, so info. The alert OpenSSL staged goes out first. */
+    log_info("TLS %s with %s failed: %s", was_done ? "connection" : "handshake",
+             conn_peer_str(c, peer, sizeof peer), tls_error(why, sizeof why));
+    tls_emit(c);
+    conn_abort(c);
+    return;
+  }
+  if (!was_done && c->tls->handshake_done && log_enabled(LOG_DEBUG))
+    log_debug("TLS handshake with %s: %s", conn_peer_str(c, peer, sizeof peer),
+              tls_describe(c->tls, desc, sizeof desc));
+  tls_emit(c);
+  if (r == TLS_CLOSED) {
+    /* close_notify: the peer sends nothing more; like a FIN. */
+    ws_on_peer_gone(c);
+    conn_abort(c);
+  }
 }
 
 /* Writes as much of the queue as the kernel takes now (uv_try_write is one
@@ -349,6 +511,7 @@ static void on_closed(uv_handle_t *h) {
   outq_free(&c->out);
   ws_parser_free(&c->ws);
   if (c->http) http_conn_free(c->http);
+  if (c->tls) tls_conn_free(c->tls);
   free(c);
 }
 

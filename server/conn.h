@@ -35,6 +35,7 @@ struct conn_s {
   uint32_t inflight_entries;
   ws_parser_t ws;
   client_t client;           /* registered with the manager while chatting */
+  const ws_settings_t *settings; /* limits it was accepted under (WebSocket) */
   double tokens;             /* rate limit bucket */
   uint64_t tokens_at;        /* uv_now of the last refill */
   uint8_t peer[16];          /* peer address (IPv4 in the first 4 bytes) */

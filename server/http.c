@@ -162,6 +162,23 @@ slice_t http_header(const http_conn_t *h, const char *name) {
   return slice_make(NULL, 0);
 }
 
+slice_t http_header_joined(const http_conn_t *h, const char *name, char *out, size_t cap) {
+  size_t n = strlen(name), len = 0;
+  int i, found = 0;
+  for (i = 0; i < h->n_headers; i++) {
+    const http_header_t *hd = &h->headers[i];
+    if (hd->name_len != n || strncasecmp(h->buf + hd->name_off, name, n) != 0) continue;
+    if (len + hd->value_len + 2 > cap) return http_header(h, name);
+    if (found++) {
+      memcpy(out + len, ", ", 2);
+      len += 2;
+    }
+    memcpy(out + len, h->buf + hd->value_off, hd->value_len);
+    len += hd->value_len;
+  }
+  return found ? slice_make(out, len) : slice_make(NULL, 0);
+}
+
 int http_header_count(const http_conn_t *h, const char *name) {
   size_t n = strlen(name);
   int i, count = 0;
@@ -226,7 +243,9 @@ static void respond(conn_t *c, const http_request_t *req, int status,
                     const char *content_type, const char *extra, const void *body,
                     obuf_t *body_buf, size_t body_len) {
   char head[1024];
-  int keep = req && req->keep_alive && status != 400 && status != 431 && !c->srv->draining;
+  /* While draining, open keep-alive connections stay: a health checker
+   * polling /healthz sees "draining" until the last WebSocket is gone. */
+  int keep = req && req->keep_alive && status != 400 && status != 431;
   int n;
   n = snprintf(head, sizeof head,
                "HTTP/1.1 %d %s\r\nServer: fastwsd\r\nDate: %s\r\n", status,

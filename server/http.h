@@ -59,6 +59,11 @@ void http_on_read(conn_t *c, uint8_t *data, size_t len);
  * done: the first), base NULL when absent. Case-insensitive name. */
 slice_t http_header(const http_conn_t *h, const char *name);
 
+/* Every occurrence of a list header joined with ", " (RFC 9110 5.3) into
+ * out (capacity cap); the first occurrence alone when they do not fit.
+ * base NULL when absent. */
+slice_t http_header_joined(const http_conn_t *h, const char *name, char *out, size_t cap);
+
 /* Number of occurrences of a header. */
 int http_header_count(const http_conn_t *h, const char *name);
 

@@ -21,6 +21,7 @@ typedef struct client_s {
   struct client_s *hnext;       /* id hash chain */
   struct client_s *prev, *next; /* all clients, in connect order */
   member_t *rooms;              /* this client's memberships */
+  int64_t claim_usec;           /* cluster: when this connection took the id */
 } client_t;
 
 struct member_s {

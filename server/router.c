@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,7 +19,8 @@ typedef struct {
 
 typedef void (*handler_fn)(req_t *r);
 
-typedef enum { TO_ONE, TO_ALL, TO_ROOM } target_kind_t;
+/* TO_NONE: encoded for other nodes only (cluster.h). */
+typedef enum { TO_ONE, TO_ALL, TO_ROOM, TO_NONE } target_kind_t;
 
 typedef struct {
   target_kind_t kind;
@@ -31,23 +33,27 @@ static void now_timestamp(char out[MSG_TIMESTAMP_LEN + 1]) {
   msg_timestamp(server_now_usec(), out);
 }
 
-/* Encodes the envelope once and frames it once for every recipient. */
-static void send_envelope(server_t *s, const target_t *t, const char *type,
-                          const json_t *data, const char *client_id,
-                          const char *room, const char *ts) {
+/* Encodes the envelope once and frames it once for every recipient.
+ * Returns 0 with the envelope left in s->scratch (for the cluster hooks,
+ * until the next use of scratch), or -1 when it cannot be encoded. */
+static int send_envelope(server_t *s, const target_t *t, const char *type,
+                         const json_t *data, const char *client_id,
+                         const char *room, const char *ts) {
   outmsg_t out;
   s->scratch.len = 0;
   if (msg_envelope_encode(&s->scratch, type, strlen(type), data, client_id, room, ts) != 0) {
     log_error("cannot encode a %s envelope", type);
-    return;
+    return -1;
   }
   outmsg_init(&out, WS_OP_TEXT, s->scratch.buf, s->scratch.len);
   switch (t->kind) {
   case TO_ONE: client_deliver(t->one, &out); break;
   case TO_ALL: manager_broadcast(&s->mgr, &out, t->except); break;
   case TO_ROOM: manager_room_broadcast(t->room, &out); break;
+  case TO_NONE: break;
   }
   outmsg_release(&out);
+  return 0;
 }
 
 static void send_error(conn_t *c, int metric, const char *code, const char *text) {
@@ -69,8 +75,10 @@ static const char *id_field(json_t *v) {
 }
 
 static void on_chat(req_t *r) {
+  server_t *s = r->c->srv;
   target_t t = {TO_ALL, NULL, NULL, NULL};
-  send_envelope(r->c->srv, &t, "chat", r->m->data, r->c->client.id, NULL, r->ts);
+  if (send_envelope(s, &t, "chat", r->m->data, r->c->client.id, NULL, r->ts) == 0)
+    cluster_chat(s->cluster, s->scratch.buf, s->scratch.len);
 }
 
 static void on_private(req_t *r) {
@@ -83,12 +91,15 @@ static void on_private(req_t *r) {
                "private needs a valid recipient_id");
     return;
   }
-  if (!(dest = manager_find(&s->mgr, to, strlen(to)))) {
+  if (!(dest = manager_find(&s->mgr, to, strlen(to))) &&
+      !cluster_has_client(s->cluster, to, strlen(to))) {
     send_error(r->c, ME_UNKNOWN_RECIPIENT, "unknown_recipient", "no such recipient is connected");
     return;
   }
   t.one = dest;
-  send_envelope(s, &t, "private", r->m->data, r->c->client.id, NULL, r->ts);
+  if (!dest) t.kind = TO_NONE; /* on another node */
+  if (send_envelope(s, &t, "private", r->m->data, r->c->client.id, NULL, r->ts) == 0 && !dest)
+    cluster_private(s->cluster, r->c->client.id, to, s->scratch.buf, s->scratch.len);
 }
 
 static void on_ping(req_t *r) {
@@ -127,8 +138,11 @@ static void on_join(req_t *r) {
   } else {
     t.room = room;
   }
-  data = room_event_data(room, name, r->c->client.id, room->count);
-  send_envelope(s, &t, "room_joined", data, NULL, name, r->ts);
+  data = room_event_data(room, name, r->c->client.id,
+                         cluster_room_total(s, name, strlen(name), room));
+  if (send_envelope(s, &t, "room_joined", data, NULL, name, r->ts) == 0 && joined)
+    cluster_room_changed(s->cluster, &r->c->client, name, 1, room->count == 1, s->scratch.buf,
+                         s->scratch.len);
   json_decref(data);
 }
 
@@ -138,7 +152,7 @@ static void leave_room(conn_t *c, room_t *room, const char *ts) {
   char name[256];
   json_t *data;
   outmsg_t out;
-  size_t count = room->count - 1;
+  size_t count = cluster_room_total(s, room->name, room->name_len, room) - 1;
   int freed;
   snprintf(name, sizeof name, "%s", room->name);
   freed = manager_room_leave(&s->mgr, room, &c->client);
@@ -149,6 +163,7 @@ static void leave_room(conn_t *c, room_t *room, const char *ts) {
     client_deliver(&c->client, &out);
     if (!freed) manager_room_broadcast(room, &out);
     outmsg_release(&out);
+    cluster_room_changed(s->cluster, &c->client, name, 0, freed, s->scratch.buf, s->scratch.len);
   }
   json_decref(data);
 }
@@ -184,7 +199,8 @@ static void on_room(req_t *r) {
     return;
   }
   t.room = room;
-  send_envelope(s, &t, "room", r->m->data, r->c->client.id, name, r->ts);
+  if (send_envelope(s, &t, "room", r->m->data, r->c->client.id, name, r->ts) == 0)
+    cluster_room_message(s->cluster, name, s->scratch.buf, s->scratch.len);
 }
 
 static const struct {
@@ -205,12 +221,12 @@ static handler_fn find_handler(const char *type, size_t len) {
 
 /* Token bucket: rate_limit tokens a second, at most rate_burst saved. */
 static int rate_allows(conn_t *c) {
-  server_t *s = c->srv;
+  const ws_settings_t *g = c->settings;
   uint64_t now;
-  if (s->cfg.rate_limit <= 0) return 1;
-  now = uv_now(s->loop);
-  c->tokens += (double)(now - c->tokens_at) * s->cfg.rate_limit / 1000.0;
-  if (c->tokens > s->cfg.rate_burst) c->tokens = s->cfg.rate_burst;
+  if (g->rate_limit <= 0) return 1;
+  now = uv_now(c->srv->loop);
+  c->tokens += (double)(now - c->tokens_at) * g->rate_limit / 1000.0;
+  if (c->tokens > g->rate_burst) c->tokens = g->rate_burst;
   c->tokens_at = now;
   if (c->tokens < 1.0) return 0;
   c->tokens -= 1.0;
@@ -254,14 +270,15 @@ void router_dispatch(conn_t *c, const uint8_t *text, size_t len) {
   msg_in_free(&m);
 }
 
-void router_user_joined(conn_t *c) {
+void router_user_joined(conn_t *c, int silent) {
   server_t *s = c->srv;
   char ts[MSG_TIMESTAMP_LEN + 1];
-  target_t t = {TO_ALL, NULL, &c->client, NULL};
+  target_t t = {silent ? TO_NONE : TO_ALL, NULL, &c->client, NULL};
   json_t *data = json_pack("{s:s,s:I}", "user_id", c->client.id, "count",
-                           (json_int_t)manager_count(&s->mgr));
+                           (json_int_t)cluster_clients_total(s));
   now_timestamp(ts);
-  send_envelope(s, &t, "user_joined", data, NULL, NULL, ts);
+  if (send_envelope(s, &t, "user_joined", data, NULL, NULL, ts) == 0)
+    cluster_client_joined(s->cluster, &c->client, s->scratch.buf, s->scratch.len);
   json_decref(data);
 }
 
@@ -275,8 +292,9 @@ void router_user_left(server_t *s, const char *id) {
   char ts[MSG_TIMESTAMP_LEN + 1];
   target_t t = {TO_ALL, NULL, NULL, NULL};
   json_t *data = json_pack("{s:s,s:I}", "user_id", id, "count",
-                           (json_int_t)manager_count(&s->mgr));
+                           (json_int_t)cluster_clients_total(s));
   now_timestamp(ts);
-  send_envelope(s, &t, "user_left", data, NULL, NULL, ts);
+  if (send_envelope(s, &t, "user_left", data, NULL, NULL, ts) == 0)
+    cluster_client_left(s->cluster, id, s->scratch.buf, s->scratch.len);
   json_decref(data);
 }

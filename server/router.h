@@ -13,8 +13,10 @@
 /* Handles one complete text message from a chat client. */
 void router_dispatch(conn_t *c, const uint8_t *text, size_t len);
 
-/* user_joined to everyone but c. */
-void router_user_joined(conn_t *c);
+/* user_joined to everyone but c; silent: to nobody here (the id was
+ * already connected: another node's or a replaced connection), but told
+ * to the other nodes (cluster.h). */
+void router_user_joined(conn_t *c, int silent);
 
 /* c leaves every room (room_left to each room's remaining members). */
 void router_leave_all_rooms(conn_t *c);

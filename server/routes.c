@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -48,13 +49,18 @@ static void route_clients(conn_t *c, http_conn_t *h, http_request_t *req, slice_
   strbuf_t *b = &s->scratch;
   char num[32];
   client_t *cl;
+  const manager_t *peers = cluster_peers(s->cluster); /* other nodes' clients */
   (void)h;
   (void)rest;
   b->len = 0;
-  snprintf(num, sizeof num, "{\"count\":%zu,\"clients\":[", manager_count(&s->mgr));
+  snprintf(num, sizeof num, "{\"count\":%zu,\"clients\":[", cluster_clients_total(s));
   strbuf_append(b, num, strlen(num));
   for (cl = s->mgr.first; cl; cl = cl->next) {
     if (cl != s->mgr.first) strbuf_append(b, ",", 1);
+    msg_json_string(b, cl->id, cl->id_len);
+  }
+  for (cl = peers ? peers->first : NULL; cl; cl = cl->next) {
+    if (cl != peers->first || s->mgr.first) strbuf_append(b, ",", 1);
     msg_json_string(b, cl->id, cl->id_len);
   }
   strbuf_append(b, "]}", 2);
@@ -66,13 +72,25 @@ static void route_rooms(conn_t *c, http_conn_t *h, http_request_t *req, slice_t 
   strbuf_t *b = &s->scratch;
   char num[48];
   room_t *r;
+  const manager_t *peers = cluster_peers(s->cluster); /* other nodes' rooms */
+  size_t n = s->mgr.n_rooms, i = 0;
   (void)h;
   (void)rest;
+  for (r = peers ? peers->rfirst : NULL; r; r = r->next)
+    if (!manager_room_find(&s->mgr, r->name, r->name_len)) n++;
   b->len = 0;
-  snprintf(num, sizeof num, "{\"count\":%zu,\"rooms\":[", s->mgr.n_rooms);
+  snprintf(num, sizeof num, "{\"count\":%zu,\"rooms\":[", n);
   strbuf_append(b, num, strlen(num));
   for (r = s->mgr.rfirst; r; r = r->next) {
-    if (r != s->mgr.rfirst) strbuf_append(b, ",", 1);
+    if (i++) strbuf_append(b, ",", 1);
+    strbuf_append(b, "{\"room\":", 8);
+    msg_json_string(b, r->name, r->name_len);
+    snprintf(num, sizeof num, ",\"count\":%zu}", cluster_room_total(s, r->name, r->name_len, r));
+    strbuf_append(b, num, strlen(num));
+  }
+  for (r = peers ? peers->rfirst : NULL; r; r = r->next) {
+    if (manager_room_find(&s->mgr, r->name, r->name_len)) continue;
+    if (i++) strbuf_append(b, ",", 1);
     strbuf_append(b, "{\"room\":", 8);
     msg_json_string(b, r->name, r->name_len);
     snprintf(num, sizeof num, ",\"count\":%zu}", r->count);
@@ -87,21 +105,30 @@ static void route_room(conn_t *c, http_conn_t *h, http_request_t *req, slice_t r
   strbuf_t *b = &s->scratch;
   char name[WS_ID_MAX * 3 + 1], num[48];
   long n = url_percent_decode(rest.base, rest.len, name, sizeof name - 1);
-  room_t *r;
+  room_t *r = NULL, *pr = NULL; /* local, and other nodes' members */
+  const manager_t *peers = cluster_peers(s->cluster);
   member_t *mb;
+  size_t i = 0;
   (void)h;
   if (n <= 0 || !ws_id_valid(name, (size_t)n) ||
-      !(r = manager_room_find(&s->mgr, name, (size_t)n))) {
+      (!(r = manager_room_find(&s->mgr, name, (size_t)n)) &&
+       !(pr = peers ? manager_room_find(peers, name, (size_t)n) : NULL))) {
     http_respond_error(c, req, 404, NULL);
     return;
   }
+  if (r && peers) pr = manager_room_find(peers, name, (size_t)n);
   b->len = 0;
   strbuf_append(b, "{\"room\":", 8);
-  msg_json_string(b, r->name, r->name_len);
-  snprintf(num, sizeof num, ",\"count\":%zu,\"clients\":[", r->count);
+  msg_json_string(b, name, (size_t)n);
+  snprintf(num, sizeof num, ",\"count\":%zu,\"clients\":[",
+           (r ? r->count : 0) + (pr ? pr->count : 0));
   strbuf_append(b, num, strlen(num));
-  for (mb = r->head; mb; mb = mb->next) {
-    if (mb != r->head) strbuf_append(b, ",", 1);
+  for (mb = r ? r->head : NULL; mb; mb = mb->next) {
+    if (i++) strbuf_append(b, ",", 1);
+    msg_json_string(b, mb->client->id, mb->client->id_len);
+  }
+  for (mb = pr ? pr->head : NULL; mb; mb = mb->next) {
+    if (i++) strbuf_append(b, ",", 1);
     msg_json_string(b, mb->client->id, mb->client->id_len);
   }
   strbuf_append(b, "]}", 2);
@@ -114,6 +141,10 @@ static void route_healthz(conn_t *c, http_conn_t *h, http_request_t *req, slice_
   if (c->srv->draining) {
     static const char body[] = "{\"status\":\"draining\"}";
     http_respond_json(c, req, 503, body, sizeof body - 1, NULL);
+  } else if (!cluster_up(c->srv->cluster)) {
+    /* Redis is down: local clients are served, other nodes unreachable. */
+    static const char body[] = "{\"status\":\"degraded\"}";
+    http_respond_json(c, req, 200, body, sizeof body - 1, NULL);
   } else {
     static const char body[] = "{\"status\":\"ok\"}";
     http_respond_json(c, req, 200, body, sizeof body - 1, NULL);
@@ -125,7 +156,8 @@ static void route_metrics(conn_t *c, http_conn_t *h, http_request_t *req, slice_
   (void)h;
   (void)rest;
   s->scratch.len = 0;
-  metrics_render(&s->metrics, &s->scratch, s->n_ws, s->mgr.n_rooms, conn_queued_total, 1);
+  metrics_render(&s->metrics, &s->scratch, s->n_ws, s->mgr.n_rooms, conn_queued_total,
+                 cluster_up(s->cluster));
   http_respond(c, req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
                s->scratch.buf, s->scratch.len);
 }
@@ -141,6 +173,7 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
   char id[WS_ID_MAX * 3 + 1];
   char accept[WS_ACCEPT_KEY_LEN + 1];
   ws_upgrade_req_t up;
+  char upgrade_buf[512], connection_buf[512], ext_buf[2048];
   long idlen = 0;
   int status, deflate;
 
@@ -157,8 +190,10 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
   up.method = req->method;
   up.http_major = req->http_major;
   up.http_minor = req->http_minor;
-  up.upgrade = http_header(h, "Upgrade");
-  up.connection = http_header(h, "Connection");
+  /* List headers may come in several lines; each list fits in the header
+   * block, so a buffer of its size holds the joined value. */
+  up.upgrade = http_header_joined(h, "Upgrade", upgrade_buf, sizeof upgrade_buf);
+  up.connection = http_header_joined(h, "Connection", connection_buf, sizeof connection_buf);
   up.key = http_header(h, "Sec-WebSocket-Key");
   up.version = http_header(h, "Sec-WebSocket-Version");
   if (http_header_count(h, "Sec-WebSocket-Key") > 1) up.key = slice_make(NULL, 0);
@@ -192,7 +227,8 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     return;
   }
   if (kind == WS_KIND_CHAT && s->cfg.on_duplicate_id == DUP_REJECT &&
-      manager_find(&s->mgr, id, (size_t)idlen)) {
+      (manager_find(&s->mgr, id, (size_t)idlen) ||
+       cluster_has_client(s->cluster, id, (size_t)idlen))) {
     static const char body[] = "{\"detail\":\"client_id already connected\"}";
     http_respond_json(c, req, 409, body, sizeof body - 1, NULL);
     return;
@@ -202,7 +238,8 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     return;
   }
   deflate = s->cfg.permessage_deflate &&
-            ws_pmd_negotiate(http_header(h, "Sec-WebSocket-Extensions"));
+            ws_pmd_negotiate(http_header_joined(h, "Sec-WebSocket-Extensions", ext_buf,
+                                                sizeof ext_buf));
   ws_upgrade(c, accept, kind, kind == WS_KIND_CHAT ? id : NULL, (size_t)idlen, deflate);
 }
 

@@ -10,8 +10,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "log.h"
+#include "tls.h"
 #include "notify.h"
 #include "ws.h"
 
@@ -30,18 +32,27 @@ static uint64_t secs_to_ms(double s) { return (uint64_t)(s * 1000.0 + 0.5); }
 static void apply_config(server_t *s) {
   char *root;
   int kind, deflate;
+  ws_settings_t *gen;
   log_set_level(s->cfg.log_level);
   s->handshake_dl.duration_ms = secs_to_ms(s->cfg.handshake_timeout);
   s->idle_dl.duration_ms = secs_to_ms(s->cfg.idle_timeout);
   s->heartbeat_dl.duration_ms = secs_to_ms(s->cfg.heartbeat_interval);
-  for (kind = 0; kind < 2; kind++)
-    for (deflate = 0; deflate < 2; deflate++) {
-      ws_parser_opts_t *o = &s->parser_opts[kind][deflate];
-      o->max_message_size = s->cfg.max_message_size;
-      o->allow_binary = kind == WS_KIND_ECHO;
-      o->allow_rsv1 = (unsigned)deflate;
-      o->require_mask = 1;
-    }
+  if ((gen = calloc(1, sizeof *gen))) {
+    for (kind = 0; kind < 2; kind++)
+      for (deflate = 0; deflate < 2; deflate++) {
+        ws_parser_opts_t *o = &gen->parser[kind][deflate];
+        o->max_message_size = s->cfg.max_message_size;
+        o->allow_binary = kind == WS_KIND_ECHO;
+        o->allow_rsv1 = (unsigned)deflate;
+        o->require_mask = 1;
+      }
+    gen->rate_limit = s->cfg.rate_limit;
+    gen->rate_burst = s->cfg.rate_burst;
+    gen->older = s->ws_settings;
+    s->ws_settings = gen;
+  } else {
+    log_error("out of memory: new connections keep the previous limits");
+  }
   root = realpath(s->cfg.static_dir, NULL);
   if (!root) log_warn("static_dir %s not found: /static answers 404", s->cfg.static_dir);
   free(s->static_root);
@@ -156,8 +167,23 @@ static void begin_shutdown(server_t *s, int signum) {
   uv_timer_start(&s->stop_timer, on_stop_timeout, secs_to_ms(s->cfg.shutdown_timeout), 0);
 }
 
+/* The TLS context cfg asks for (*out NULL when TLS is off), with the
+ * loop's shared TLS buffers made on first use. 0, or -1 with err set. */
+static int tls_prepare(server_t *s, const config_t *cfg, tls_ctx_t **out, char *err,
+                       size_t errlen) {
+  if (tls_ctx_new(cfg, out, err, errlen) != 0) return -1;
+  if (*out && !s->tls_io && !(s->tls_io = tls_io_new())) {
+    tls_ctx_free(*out);
+    *out = NULL;
+    snprintf(err, errlen, "TLS: out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 static void reload(server_t *s) {
   config_t next;
+  tls_ctx_t *tls = NULL;
   char err[512];
   if (!s->config_path) return;
   notify_reloading();
@@ -166,6 +192,17 @@ static void reload(server_t *s) {
     notify_ready(manager_count(&s->mgr));
     return;
   }
+  if (tls_prepare(s, &next, &tls, err, sizeof err) != 0) {
+    log_error("reload failed, keeping the running settings: %s", err);
+    config_free(&next);
+    notify_ready(manager_count(&s->mgr));
+    return;
+  }
+  /* New connections get the new certificate; open ones keep their SSL
+   * objects, which hold their own reference to the old context. */
+  if (!s->tls != !tls) log_info("TLS %s for new connections", tls ? "on" : "off");
+  tls_ctx_free(s->tls);
+  s->tls = tls;
   if (!s->draining) listener_reconcile(s, &next);
   config_free(&s->cfg);
   s->cfg = next;
@@ -190,6 +227,7 @@ static void close_handles(server_t *s) {
   uv_close((uv_handle_t *)&s->check, NULL);
   uv_close((uv_handle_t *)&s->tick, NULL);
   uv_close((uv_handle_t *)&s->stop_timer, NULL);
+  cluster_close(s->cluster); /* every client has left: presence goes too */
 }
 
 static void init_handles(server_t *s) {
@@ -212,6 +250,8 @@ static void init_handles(server_t *s) {
   /* The tick must not keep the loop alive on its own during shutdown. */
 }
 
+static void server_free(server_t *s);
+
 static server_t *server_new(config_t *cfg, const char *config_path) {
   server_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
@@ -230,16 +270,28 @@ static server_t *server_new(config_t *cfg, const char *config_path) {
     return NULL;
   }
   apply_config(s);
+  if (!s->ws_settings) {
+    server_free(s);
+    return NULL;
+  }
   return s;
 }
 
 static void server_free(server_t *s) {
+  cluster_free(s->cluster);
+  tls_ctx_free(s->tls);
+  tls_io_free(s->tls_io);
   manager_free(&s->mgr);
   iplimit_free(&s->per_ip);
   pmd_codec_free(&s->pmd);
   strbuf_free(&s->scratch);
   config_free(&s->cfg);
   free(s->static_root);
+  while (s->ws_settings) {
+    ws_settings_t *older = s->ws_settings->older;
+    free(s->ws_settings);
+    s->ws_settings = older;
+  }
   free(s);
 }
 
@@ -250,12 +302,21 @@ int server_run(config_t *cfg, const char *config_path) {
     log_error("out of memory at start-up");
     return 2;
   }
+  {
+    char err[512];
+    if (tls_prepare(s, &s->cfg, &s->tls, err, sizeof err) != 0) {
+      /* A certificate or key that does not load: a runtime failure (2). */
+      log_error("%s", err);
+      server_free(s);
+      return 2;
+    }
+  }
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit(&s->cfg);
   if (s->cfg.n_origins == 1 && strcmp(s->cfg.origins[0], "*") == 0)
     log_warn("allowed_origins = *: any web page may open WebSockets to this server");
   init_handles(s);
-  if (listener_start_all(s) != 0) {
+  if (listener_start_all(s) != 0 || cluster_start(s, &s->cluster) != 0) {
     rc = 2;
     s->draining = 1;
     close_handles(s);

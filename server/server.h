@@ -29,6 +29,16 @@ typedef struct listener_s {
   int activated;  /* handed over by systemd socket activation */
 } listener_t;
 
+/* What a WebSocket connection keeps from the configuration it was accepted
+ * under: a reload makes a new generation for new connections, and open
+ * ones keep theirs (PROTOCOL.md section 5). Generations live until the
+ * server is freed: a reload adds about a hundred bytes. */
+typedef struct ws_settings_s {
+  ws_parser_opts_t parser[2][2]; /* [WS_KIND_*][deflate negotiated] */
+  double rate_limit, rate_burst;
+  struct ws_settings_s *older;
+} ws_settings_t;
+
 typedef struct server_s {
   uv_loop_t *loop;
   config_t cfg;
@@ -57,9 +67,10 @@ typedef struct server_s {
 
   manager_t mgr;
   iplimit_t per_ip;       /* WebSocket connections by peer address */
-  ws_parser_opts_t parser_opts[2][2]; /* [WS_KIND_*][deflate negotiated] */
+  ws_settings_t *ws_settings; /* the newest generation, for new connections */
   pmd_codec_t pmd;        /* one deflate + one inflate stream for every connection */
   metrics_t metrics;
+  struct cluster_s *cluster; /* cluster.h; NULL without [cluster] redis_url */
 
   strbuf_t scratch;       /* envelope encoding, reused: no malloc per message */
   struct tls_ctx_s *tls;  /* current TLS context for new connections; NULL = plain */

@@ -204,6 +204,7 @@ int tls_read(tls_conn_t *t, const uint8_t *in, size_t len, tls_plain_cb cb, void
     t->handshake_done = 1;
   }
   for (;;) {
+    size_t before = t->in_len;
     int r = SSL_read(t->ssl, t->io->plain, sizeof t->io->plain);
     if (r > 0) {
       if (cb(arg, t->io->plain, (size_t)r)) break;
@@ -212,8 +213,9 @@ int tls_read(tls_conn_t *t, const uint8_t *in, size_t len, tls_plain_cb cb, void
     switch (SSL_get_error(t->ssl, r)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
-      /* Normally the input is all eaten by now; if not, go on. */
-      if (t->in_len > 0) continue;
+      /* Normally the input is all eaten by now; if not (and the last call
+       * made progress), go on. */
+      if (t->in_len > 0 && t->in_len < before) continue;
       break;
     case SSL_ERROR_ZERO_RETURN:
       rc = TLS_CLOSED;
@@ -245,6 +247,9 @@ void tls_shutdown(tls_conn_t *t) {
   t->shutdown_sent = 1;
   ERR_clear_error();
   SSL_shutdown(t->ssl); /* 0: close_notify staged; we do not wait for the peer's */
+  /* RELEASE_BUFFERS frees the record buffer after application data but not
+   * after an alert: without this a lingering connection would keep 16 KiB. */
+  SSL_free_buffers(t->ssl);
   ERR_clear_error();
 }
 

@@ -3,14 +3,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
 #include "protocol/handshake.h"
 #include "router.h"
 
-static const ws_parser_opts_t *parser_opts(server_t *s, int kind, int deflate) {
-  return &s->parser_opts[kind][deflate ? 1 : 0];
+static const ws_parser_opts_t *parser_opts(const ws_settings_t *g, int kind, int deflate) {
+  return &g->parser[kind][deflate ? 1 : 0];
 }
 
 /* Another connection holds this id and the policy is replace: the user
@@ -34,12 +35,29 @@ static int register_client(conn_t *c, const char *id, size_t id_len) {
   if (old) {
     take_over_id(c, (conn_t *)((char *)old - offsetof(conn_t, client)));
     c->registered = 1;
+    /* Clustered: the new claim time goes out, silently. */
+    if (s->cluster) router_user_joined(c, cluster_claim(s->cluster, &c->client) | 1);
     return 0;
   }
   if (manager_add(&s->mgr, &c->client, id, id_len) != 0) return -1;
   c->registered = 1;
-  router_user_joined(c);
+  /* Held by another node: a take-over, no user_joined (cluster.h). */
+  router_user_joined(c, cluster_claim(s->cluster, &c->client));
   return 0;
+}
+
+void ws_evict(client_t *cl) {
+  conn_t *c = (conn_t *)((char *)cl - offsetof(conn_t, client));
+  server_t *s = c->srv;
+  char id[256];
+  snprintf(id, sizeof id, "%s", cl->id);
+  router_leave_all_rooms(c);
+  manager_remove(&s->mgr, &c->client);
+  c->registered = 0;
+  c->replaced = 1;
+  cluster_client_left(s->cluster, id, NULL, 0);
+  log_info("client %s replaced by a newer connection on another node", id);
+  conn_close_ws(c, 4001, "replaced");
 }
 
 int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
@@ -61,11 +79,12 @@ int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
   c->state = CONN_WS;
   c->kind = (uint8_t)kind;
   c->deflate = deflate ? 1 : 0;
-  ws_parser_init(&c->ws, parser_opts(s, kind, deflate));
+  c->settings = s->ws_settings;
+  ws_parser_init(&c->ws, parser_opts(c->settings, kind, deflate));
   dl_remove(&c->timeout);
   if (s->cfg.idle_timeout > 0) dl_touch(&s->idle_dl, &c->timeout, now);
   if (s->cfg.heartbeat_interval > 0) dl_touch(&s->heartbeat_dl, &c->heartbeat, now);
-  c->tokens = s->cfg.rate_burst;
+  c->tokens = c->settings->rate_burst;
   c->tokens_at = now;
   s->n_ws++;
   s->metrics.connections_total++;

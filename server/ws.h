@@ -28,4 +28,9 @@ void ws_on_teardown(conn_t *c);
 /* Sends a protocol ping (heartbeat). */
 void ws_send_ping(conn_t *c);
 
+/* A newer connection on another node took cl's id (cluster.c): cl leaves
+ * its rooms, is unregistered without user_left, and is closed with 4001
+ * "replaced". May be called during a fan-out (the close is deferred). */
+void ws_evict(client_t *cl);
+
 #endif
