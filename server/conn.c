@@ -42,6 +42,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
  * the connection is going away, so a TLS reader stops decrypting. */
 static int deliver(void *arg, uint8_t *p, size_t n) {
   conn_t *c = arg;
+  /* What the handshake staged (tickets...) leaves first: what follows may
+   * flush other TLS connections (conn_send_obuf), which use the stage. */
+  if (c->tls) tls_emit(c);
+  if (c->teardown) return 1;
   if (c->state == CONN_HTTP)
     http_on_read(c, p, n);
   else
@@ -153,25 +157,25 @@ static int queue_obuf(conn_t *c, obuf_t *b) {
 
 static void conn_flush(conn_t *c);
 
-static int over_send_limit(const conn_t *c, size_t more) {
+static int over_send_limit(const conn_t *c) {
   uint64_t max = c->srv->cfg.max_send_buffer;
-  return c->state == CONN_WS && max && c->out.bytes + more > max;
+  return c->state == CONN_WS && max && c->out.bytes > max;
 }
 
 int conn_send_obuf(conn_t *c, obuf_t *b) {
-  if (!takes_output(c)) return -1;
-  if (over_send_limit(c, b->len)) {
+  if (!takes_output(c) || queue_obuf(c, b) != 0) return -1;
+  if (over_send_limit(c)) {
     /* Output is corked until the end of the loop turn, so one read can
      * queue more than the limit for a reader that keeps up: give the
-     * kernel what it takes now; only what it refuses counts. */
+     * kernel what it takes now; only the backlog it refuses counts. */
     conn_flush(c);
     if (!takes_output(c)) return -1;
-    if (over_send_limit(c, b->len)) {
+    if (over_send_limit(c)) {
       close_slow_consumer(c);
       return -1;
     }
   }
-  return queue_obuf(c, b);
+  return 0;
 }
 
 int conn_send_bytes(conn_t *c, const void *p, size_t n) {
