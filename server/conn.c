@@ -466,6 +466,13 @@ void conn_close_ws(conn_t *c, uint16_t code, const char *reason) {
   obuf_unref(b);
   c->close_sent = 1;
   c->close_code = code;
+  if (c->registered && !c->depart_queued) {
+    /* Others learn of the departure in the loop hook, not inside
+     * whatever fan-out decided this close. */
+    c->depart_queued = 1;
+    c->depart_next = c->srv->departing;
+    c->srv->departing = c;
+  }
   c->state = CONN_CLOSING;
   c->close_after_flush = 1;
   dl_remove(&c->heartbeat);
@@ -494,6 +501,11 @@ void conn_abort(conn_t *c) {
 
 void conn_process_closing(server_t *s) {
   conn_t *c;
+  while ((c = s->departing)) {
+    s->departing = c->depart_next;
+    c->depart_next = NULL;
+    if (!c->teardown) ws_depart(c); /* else teardown below does it */
+  }
   while ((c = s->closing)) {
     s->closing = c->closing_next;
     c->closing_next = NULL;

@@ -26,6 +26,7 @@ struct conn_s {
   conn_t *prev, *next;       /* server->conns */
   conn_t *pending_next;      /* server->pending while flags.pending */
   conn_t *closing_next;      /* server->closing while flags.teardown */
+  conn_t *depart_next;       /* server->departing while depart_queued */
   dl_node_t timeout;         /* handshake deadline (HTTP) or idle deadline (WS) */
   dl_node_t heartbeat;       /* next ping (WS) */
   struct http_conn_s *http;  /* HTTP phase state; NULL once upgraded */
@@ -54,6 +55,7 @@ struct conn_s {
   unsigned replaced : 1;      /* its id went to a newer connection */
   unsigned registered : 1;    /* counted in the manager (user_joined sent) */
   unsigned per_ip_counted : 1;
+  unsigned depart_queued : 1; /* on server->departing */
 };
 
 /* Accepts a new connection from a listener. 0 or a negative uv error. */

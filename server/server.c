@@ -79,7 +79,7 @@ static void flush_all(server_t *s) {
   do {
     conn_flush_pending(s);
     conn_process_closing(s);
-  } while (s->pending || s->closing);
+  } while (s->pending || s->closing || s->departing);
 }
 
 static void close_handles(server_t *s);

@@ -64,6 +64,7 @@ typedef struct server_s {
   size_t n_ws;            /* upgraded chat + echo connections */
   conn_t *pending;        /* connections with output to flush */
   conn_t *closing;        /* connections to tear down in the hook */
+  conn_t *departing;      /* chat clients whose close began: they leave in the hook */
 
   manager_t mgr;
   iplimit_t per_ip;       /* WebSocket connections by peer address */

@@ -219,14 +219,21 @@ void ws_on_teardown(conn_t *c) {
   if (c->per_ip_counted) iplimit_remove(&s->per_ip, c->peer_family, c->peer);
   c->per_ip_counted = 0;
   if (c->close_code) metrics_count_close(&s->metrics, c->close_code);
-  if (c->registered && c->client.id) {
-    char id[256];
-    snprintf(id, sizeof id, "%s", c->client.id);
-    router_leave_all_rooms(c);
-    manager_remove(&s->mgr, &c->client);
-    c->registered = 0;
-    router_user_left(s, id);
-    log_info("disconnected %s (%s), code %u", conn_peer_str(c, peer, sizeof peer), id,
+  if (c->registered) ws_depart(c);
+  else if (c->kind == WS_KIND_CHAT)
+    log_info("disconnected %s, code %u", conn_peer_str(c, peer, sizeof peer),
              (unsigned)c->close_code);
-  }
+}
+
+void ws_depart(conn_t *c) {
+  server_t *s = c->srv;
+  char id[256], peer[64];
+  if (!c->registered || !c->client.id) return;
+  snprintf(id, sizeof id, "%s", c->client.id);
+  router_leave_all_rooms(c);
+  manager_remove(&s->mgr, &c->client);
+  c->registered = 0;
+  router_user_left(s, id);
+  log_info("disconnected %s (%s), code %u", conn_peer_str(c, peer, sizeof peer), id,
+           (unsigned)c->close_code);
 }

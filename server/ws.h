@@ -25,6 +25,11 @@ void ws_on_peer_gone(conn_t *c);
  * user_left. Called once, from the teardown hook. */
 void ws_on_teardown(conn_t *c);
 
+/* The chat client leaves (rooms, registry, user_left) as soon as the
+ * close handshake starts, not when TCP is finally closed. Called from the
+ * loop hook, never inside a fan-out. Idempotent. */
+void ws_depart(conn_t *c);
+
 /* Sends a protocol ping (heartbeat). */
 void ws_send_ping(conn_t *c);
 
