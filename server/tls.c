@@ -15,6 +15,7 @@ struct tls_io_s {
   BIO_METHOD *method;              /* the memory BIO every connection uses */
   uint8_t *out;                    /* staged ciphertext */
   size_t out_len, out_cap;
+  const tls_conn_t *owner;         /* whose ciphertext is staged */
   uint8_t plain[TLS_RECORD_MAX];   /* one decrypted record at a time */
   uint8_t scratch[TLS_RECORD_MAX]; /* coalesced plaintext to encrypt */
 };
@@ -26,6 +27,9 @@ static int bio_write(BIO *b, const char *p, int n) {
   tls_io_t *io = t->io;
   BIO_clear_retry_flags(b);
   if (n <= 0) return 0;
+  /* Never mix two connections' records: fail this one instead. */
+  if (io->out_len && io->owner != t) return -1;
+  io->owner = t;
   if (io->out_len + (size_t)n > io->out_cap) {
     size_t cap = io->out_cap ? io->out_cap : 16 * 1024;
     uint8_t *np;
@@ -184,6 +188,10 @@ tls_conn_t *tls_conn_new(tls_ctx_t *ctx, tls_io_t *io) {
 
 void tls_conn_free(tls_conn_t *t) {
   if (!t) return;
+  if (t->io->owner == t) {
+    t->io->out_len = 0;
+    t->io->owner = NULL;
+  }
   SSL_free(t->ssl);
   outq_free(&t->cq);
   free(t);
@@ -255,10 +263,12 @@ void tls_shutdown(tls_conn_t *t) {
 
 size_t tls_staged(tls_conn_t *t, uint8_t **p) {
   *p = t->io->out;
-  return t->io->out_len;
+  return t->io->owner == t ? t->io->out_len : 0;
 }
 
-void tls_staged_clear(tls_conn_t *t) { t->io->out_len = 0; }
+void tls_staged_clear(tls_conn_t *t) {
+  if (t->io->owner == t) t->io->out_len = 0;
+}
 
 uint8_t *tls_scratch(tls_conn_t *t) { return t->io->scratch; }
 

@@ -65,8 +65,9 @@ void tls_conn_free(tls_conn_t *t);
 
 /* Called with each chunk of plaintext (in the loop's shared buffer, valid
  * only during the call). Returns nonzero to stop reading (the connection
- * is going away). It must not call tls_* on any connection: the stage may
- * hold this connection's output until tls_read returns. */
+ * is going away). The stage may hold this connection's output (handshake
+ * messages): the callback sends it first if it may call tls_write or
+ * tls_shutdown on any connection; it never calls tls_read. */
 typedef int (*tls_plain_cb)(void *arg, uint8_t *data, size_t len);
 
 /* Feeds ciphertext: drives the handshake, then decrypts everything
