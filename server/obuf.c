@@ -4,14 +4,55 @@
 #include <string.h>
 #include <uv.h>
 
+/* The steady state of a chat server frames one message after another of
+ * similar sizes, and every recipient's queue fills and empties per loop
+ * turn: small free lists per size class keep malloc off that path. Each
+ * list is bounded, so a burst does not pin memory for good. */
+static const uint32_t class_size[] = {256, 1024, 4096, 16384};
+#define N_CLASSES (sizeof class_size / sizeof class_size[0])
+#define POOL_MAX_PER_CLASS 256
+#define RING_POOL_MAX 4096
+#define RING_POOL_CAP 4
+
+typedef union pool_node {
+  union pool_node *next;
+  obuf_t buf;
+} pool_node_t;
+
+static pool_node_t *pool[N_CLASSES];
+static uint32_t pool_len[N_CLASSES];
+static void *ring_pool;     /* rings of RING_POOL_CAP entries, linked through entry 0 */
+static uint32_t ring_pool_len;
+
 obuf_t *obuf_new(size_t len) {
   obuf_t *b;
-  if (len > UINT32_MAX) return NULL;
-  b = malloc(sizeof *b + len);
-  if (!b) return NULL;
+  uint32_t cls;
+  if (len > UINT32_MAX - sizeof *b) return NULL;
+  for (cls = 0; cls < N_CLASSES && sizeof *b + len > class_size[cls]; cls++) {}
+  if (cls < N_CLASSES && pool[cls]) {
+    b = &pool[cls]->buf;
+    pool[cls] = pool[cls]->next;
+    pool_len[cls]--;
+  } else {
+    b = malloc(cls < N_CLASSES ? class_size[cls] : sizeof *b + len);
+    if (!b) return NULL;
+  }
   b->refs = 1;
   b->len = (uint32_t)len;
+  b->size_class = cls < N_CLASSES ? cls : OBUF_UNPOOLED;
   return b;
+}
+
+static void obuf_release(obuf_t *b) {
+  uint32_t cls = b->size_class;
+  if (cls != OBUF_UNPOOLED && pool_len[cls] < POOL_MAX_PER_CLASS) {
+    pool_node_t *n = (pool_node_t *)b;
+    n->next = pool[cls];
+    pool[cls] = n;
+    pool_len[cls]++;
+    return;
+  }
+  free(b);
 }
 
 obuf_t *obuf_from(const void *p, size_t len) {
@@ -21,16 +62,54 @@ obuf_t *obuf_from(const void *p, size_t len) {
 }
 
 void obuf_unref(obuf_t *b) {
-  if (b && --b->refs == 0) free(b);
+  if (b && --b->refs == 0) obuf_release(b);
+}
+
+static outq_entry_t *ring_alloc(uint32_t cap) {
+  if (cap == RING_POOL_CAP && ring_pool) {
+    outq_entry_t *r = ring_pool;
+    ring_pool = *(void **)r;
+    ring_pool_len--;
+    return r;
+  }
+  return malloc(sizeof(outq_entry_t) * cap);
+}
+
+static void ring_release(outq_entry_t *r, uint32_t cap) {
+  if (cap == RING_POOL_CAP && ring_pool_len < RING_POOL_MAX) {
+    *(void **)r = ring_pool;
+    ring_pool = r;
+    ring_pool_len++;
+    return;
+  }
+  free(r);
+}
+
+void obuf_pool_drain(void) {
+  uint32_t i;
+  for (i = 0; i < N_CLASSES; i++) {
+    while (pool[i]) {
+      pool_node_t *n = pool[i];
+      pool[i] = n->next;
+      free(n);
+    }
+    pool_len[i] = 0;
+  }
+  while (ring_pool) {
+    void *r = ring_pool;
+    ring_pool = *(void **)r;
+    free(r);
+  }
+  ring_pool_len = 0;
 }
 
 static int outq_grow(outq_t *q) {
-  uint32_t ncap = q->cap ? q->cap * 2 : 4;
-  outq_entry_t *n = malloc(sizeof *n * ncap);
+  uint32_t ncap = q->cap ? q->cap * 2 : RING_POOL_CAP;
+  outq_entry_t *n = ring_alloc(ncap);
   uint32_t i;
   if (!n) return -1;
   for (i = 0; i < q->count; i++) n[i] = q->ring[(q->head + i) % q->cap];
-  free(q->ring);
+  if (q->ring) ring_release(q->ring, q->cap);
   q->ring = n;
   q->cap = ncap;
   q->head = 0;
@@ -49,7 +128,7 @@ int outq_push(outq_t *q, obuf_t *b) {
 /* An emptied queue gives its ring back: idle connections hold no heap. */
 static void outq_release_if_empty(outq_t *q) {
   if (q->count == 0 && q->ring) {
-    free(q->ring);
+    ring_release(q->ring, q->cap);
     q->ring = NULL;
     q->cap = q->head = 0;
   }
@@ -101,6 +180,6 @@ void outq_free(outq_t *q) {
     q->head = (q->head + 1) % q->cap;
     q->count--;
   }
-  free(q->ring);
+  if (q->ring) ring_release(q->ring, q->cap);
   memset(q, 0, sizeof *q);
 }

@@ -14,8 +14,11 @@
 typedef struct {
   uint32_t refs;
   uint32_t len;
+  uint32_t size_class; /* pool it returns to, OBUF_UNPOOLED for big ones */
   uint8_t data[];
 } obuf_t;
+
+#define OBUF_UNPOOLED 0xffffffffu
 
 /* A new buffer of len bytes (contents undefined) with one reference, or
  * NULL on ENOMEM. */
@@ -54,5 +57,9 @@ size_t outq_peek(const outq_t *q, uv_buf_t *bufs, size_t max);
 uint64_t outq_drop_tail(outq_t *q, uint32_t keep);
 
 void outq_free(outq_t *q);
+
+/* Returns the pooled buffers and rings to the allocator (at exit, so
+ * leak checkers see a clean heap). */
+void obuf_pool_drain(void);
 
 #endif

@@ -287,6 +287,7 @@ static void server_free(server_t *s) {
   strbuf_free(&s->scratch);
   config_free(&s->cfg);
   free(s->static_root);
+  obuf_pool_drain();
   while (s->ws_settings) {
     ws_settings_t *older = s->ws_settings->older;
     free(s->ws_settings);
