@@ -18,10 +18,29 @@ static http_conn_t *owner(llhttp_t *p) { return (http_conn_t *)p; }
 /* Copies request bytes into the fixed buffer; a request whose header block
  * would pass max_header_size is refused with 431 right there, so the
  * buffer never grows. */
+/* Buffers start small (an upgrade request is about 500 bytes) and grow
+ * geometrically up to the limit: thousands of clients mid-handshake then
+ * cost what they sent, not max_header_size each. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max) {
+  size_t ncap = *cap;
+  void *n;
+  while (ncap < need) ncap *= 2;
+  if (ncap > max) ncap = max;
+  if (!(n = realloc(*p, ncap * elem))) return -1;
+  *p = n;
+  *cap = ncap;
+  return 0;
+}
+
 static int take(http_conn_t *h, const char *at, size_t n) {
   h->header_bytes += n;
-  if (h->header_bytes > h->cap || h->len + n > h->cap) {
+  if (h->header_bytes > h->limit || h->len + n > h->limit) {
     h->error_status = 431;
+    return -1;
+  }
+  if (h->len + n > h->cap &&
+      grow((void **)&h->buf, &h->cap, h->len + n, 1, h->limit) != 0) {
+    h->error_status = 500;
     return -1;
   }
   memcpy(h->buf + h->len, at, n);
@@ -74,6 +93,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
     if (h->n_headers >= HTTP_MAX_HEADERS) {
       h->error_status = 431;
       return -1;
+    }
+    if (h->n_headers == h->headers_cap) {
+      size_t cap = (size_t)h->headers_cap;
+      if (grow((void **)&h->headers, &cap, cap + 1, sizeof *h->headers, HTTP_MAX_HEADERS) != 0) {
+        h->error_status = 500;
+        return -1;
+      }
+      h->headers_cap = (int)cap;
     }
     hd = &h->headers[h->n_headers++];
     hd->name_off = (uint32_t)h->len;
@@ -134,12 +161,17 @@ http_conn_t *http_conn_new(conn_t *c, size_t max_header_size) {
   http_conn_t *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   if (!settings_ready) settings_init();
-  h->buf = malloc(max_header_size);
-  if (!h->buf) {
+  h->cap = max_header_size < 1024 ? max_header_size : 1024;
+  h->limit = max_header_size;
+  h->headers_cap = 16;
+  h->buf = malloc(h->cap);
+  h->headers = malloc(sizeof *h->headers * (size_t)h->headers_cap);
+  if (!h->buf || !h->headers) {
+    free(h->buf);
+    free(h->headers);
     free(h);
     return NULL;
   }
-  h->cap = max_header_size;
   h->conn = c;
   llhttp_init(&h->parser, HTTP_REQUEST, &settings);
   return h;
@@ -148,6 +180,7 @@ http_conn_t *http_conn_new(conn_t *c, size_t max_header_size) {
 void http_conn_free(http_conn_t *h) {
   if (!h) return;
   free(h->buf);
+  free(h->headers);
   free(h);
 }
 

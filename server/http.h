@@ -36,11 +36,12 @@ typedef struct {
 typedef struct http_conn_s {
   llhttp_t parser;
   conn_t *conn;
-  char *buf;           /* url, then header names and values */
-  size_t len, cap;     /* cap == max_header_size */
+  char *buf;           /* url, then header names and values; grows to limit */
+  size_t len, cap;
+  size_t limit;        /* max_header_size */
   size_t header_bytes; /* counted like the wire: names, values, ": ", CRLF */
-  http_header_t headers[HTTP_MAX_HEADERS];
-  int n_headers;
+  http_header_t *headers; /* grows to HTTP_MAX_HEADERS */
+  int n_headers, headers_cap;
   int in_value;        /* the last callback was a header value */
   int error_status;    /* 431 when a limit was hit */
   uint32_t url_len;
