@@ -133,6 +133,11 @@ class Server:
             },
         }
         self.config = merge_config(base, config)
+        # "{tmp}" in a value stands for this server's temp dir
+        for kv in self.config.values():
+            for k, v in kv.items():
+                if isinstance(v, str) and "{tmp}" in v:
+                    kv[k] = v.replace("{tmp}", self.tmp)
         self.shutdown_timeout = float(self.config["server"].get("shutdown_timeout", 5))
         self.conf_path = os.path.join(self.tmp, "fastws.conf")
         with open(self.conf_path, "w") as f:

@@ -260,6 +260,33 @@ class Presence(ChatBase):
             c.recv_env(type="user_left", client_id=None, data={"user_id": "carol", "count": 2})
         self.barrier(alice, [alice, bob])
 
+    def test_half_close_after_sending(self):
+        # a client that sends a chat and then shuts down its write side:
+        # the chat is delivered, then it leaves
+        import socket
+        alice, bob = self.connect_all(["alice", "bob"])
+        alice.chat({"text": "last words"})
+        alice.sock.shutdown(socket.SHUT_WR)
+        bob.recv_env(type="chat", data={"text": "last words"}, client_id="alice")
+        bob.recv_env(type="user_left", data={"user_id": "alice", "count": 1})
+
+    def test_200_clients(self):
+        from harness import WS
+        n = 200
+        clients = []
+        for i in range(n):
+            c = WS(self.port, "/ws/m%03d" % i)
+            self.addCleanup(c.close)
+            clients.append(c)
+        obj = self.http("GET", "/clients").json()
+        self.assertEqual(obj["count"], n)
+        clients[0].chat({"text": "to 200"})
+        for i, c in enumerate(clients):
+            # first the user_joined of every later client, in order, then the chat
+            for j in range(i + 1, n):
+                c.recv_env(type="user_joined", data={"user_id": "m%03d" % j, "count": j + 1})
+            c.recv_env(type="chat", data={"text": "to 200"}, client_id="m000")
+
     def test_rejoin_after_leave(self):
         alice, bob = self.connect_all(["alice", "bob"])
         bob.close_handshake()

@@ -45,7 +45,8 @@ class Handshake(ServerTestCase):
     def test_bad_ids_400(self):
         for path in ("/ws/", "/ws/" + "x" * 65, "/ws/a%20b", "/ws/%C3%A9", "/ws/a/b",
                      "/ws/a%2Fb", "/ws/a+b", "/ws/a%00b", "/ws/%", "/ws/a%2", "/ws/a%zz",
-                     "/ws/a%3Fb", "/ws/a:b", "/ws/a@b", "/ws/%2e%2e%2fx"):
+                     "/ws/a%3Fb", "/ws/a:b", "/ws/a@b", "/ws/%2e%2e%2fx",
+                     "/ws/alice/", "/ws//alice", "/ws/%20alice"):
             with self.subTest(path=path):
                 self.assertRefused(path, 400)
 
@@ -96,6 +97,42 @@ class Handshake(ServerTestCase):
 
     def test_wrong_upgrade_400(self):
         self.assertRefused("/ws/hs-u", 400, replace={"Upgrade": "h2c"})
+
+    def test_duplicate_key_header_400(self):
+        self.assertRefused("/ws/hs-dk", 400, headers=[("Sec-WebSocket-Key", make_key())])
+
+    def test_frames_in_same_packet_as_handshake(self):
+        from harness import build_frame, OP_TEXT, WS
+        c = WS(self.port, "/ws/eager", handshake=False)
+        self.addCleanup(c.close)
+        c.send(build_request("GET", "/ws/eager", c.upgrade_request(), host=None)
+               + build_frame(OP_TEXT, b'{"type":"chat","data":"early"}'))
+        r = c.read_response()
+        self.assertEqual(r.status, 101, r)
+        self.assertEqual(r.header("Sec-WebSocket-Accept"), accept_for(c.key))
+        c.recv_env(type="chat", data="early", client_id="eager")
+
+    def test_lowercase_header_names(self):
+        c = self.conn()
+        key = make_key()
+        c.send(("GET /ws/hs-lower HTTP/1.1\r\nhost: %s\r\nupgrade: websocket\r\n"
+                "connection: upgrade\r\nsec-websocket-key: %s\r\nsec-websocket-version: 13\r\n\r\n"
+                % (c.host, key)).encode())
+        r = c.read_response()
+        self.assertEqual(r.status, 101, r)
+        self.assertEqual(r.header("Sec-WebSocket-Accept"), accept_for(key))
+
+    def test_connection_header_twice(self):
+        c, r = self.upgrade("/ws/hs-twice", replace={"Connection": "keep-alive"},
+                            headers=[("Connection", "Upgrade")])
+        self.assertEqual(r.status, 101, r)
+
+    def test_ids_case_sensitive(self):
+        a = self.ws("Alice")
+        b = self.ws("alice")
+        a.recv_until("user_joined", data={"user_id": "alice", "count": 2})
+        a.expect_nothing(0.2)   # not replaced
+        self.assertEqual(sorted(self.http("GET", "/clients").json()["clients"]), ["Alice", "alice"])
 
     def test_upgrade_case_insensitive(self):
         c, r = self.upgrade("/ws/hs-case", replace={"Upgrade": "WebSocket", "Connection": "upgrade"})

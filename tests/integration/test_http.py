@@ -27,6 +27,8 @@ STATIC_FILES = {
     "notes.txt": b"plain text file\n",
     "sub/deep.txt": b"deep file\n",
     "big.bin.txt": bytes(range(32, 127)) * 2000,   # ~190 KB
+    "my file.txt": b"a name with a space\n",
+    "huge.txt": (b"0123456789abcdef" * 4096) * 48,  # 3 MB
 }
 MTIME = 1577934245   # Thu, 02 Jan 2020 03:04:05 GMT
 SECRET = b"top secret outside the static root\n"
@@ -129,6 +131,20 @@ class HttpRoutes(JsonAnswers, ServerTestCase):
         self.assertJson(r, 405, NOT_ALLOWED)
         self.assertJson(c.request("GET", "/"), 200, ROOT_BODY)
 
+    def test_get_with_body_then_pipelined(self):
+        c = self.conn()
+        c.send(build_request("GET", "/", body=b"hello", host=c.host)
+               + build_request("GET", "/", host=c.host))
+        self.assertJson(c.read_response(), 200, ROOT_BODY)
+        self.assertJson(c.read_response(), 200, ROOT_BODY)
+
+    def test_chunked_body_then_keepalive(self):
+        c = self.conn()
+        c.send(b"POST /clients HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nGET /\r\n0\r\n\r\n" + build_request("GET", "/", host=c.host))
+        self.assertJson(c.read_response(), 405, NOT_ALLOWED)
+        self.assertJson(c.read_response(), 200, ROOT_BODY)
+
     def test_keep_alive(self):
         c = self.conn()
         self.assertJson(c.request("GET", "/"), 200, ROOT_BODY)
@@ -219,6 +235,36 @@ class HttpRoutes(JsonAnswers, ServerTestCase):
     def test_static_percent_encoded_name(self):
         r = self.http("GET", "/static/%6eotes.txt")
         self.assertEqual((r.status, r.body), (200, STATIC_FILES["notes.txt"]))
+
+    def test_static_name_with_space(self):
+        r = self.http("GET", "/static/my%20file.txt")
+        self.assertEqual((r.status, r.body), (200, STATIC_FILES["my file.txt"]))
+
+    def test_static_huge_file_slow_reader(self):
+        # a reader with a tiny window: the daemon must finish the body
+        # across many partial writes, and serve others meanwhile
+        c = Conn(self.port, rcvbuf=4096)
+        self.addCleanup(c.close)
+        c.send(build_request("GET", "/static/huge.txt", host=c.host))
+        time.sleep(0.3)
+        self.assertEqual(self.http("GET", "/").body, ROOT_BODY)
+        r = c.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Length"), str(len(STATIC_FILES["huge.txt"])))
+        self.assertTrue(r.body == STATIC_FILES["huge.txt"], "huge body differs")
+        self.assertJson(c.request("GET", "/"), 200, ROOT_BODY)
+
+    def test_upgrade_after_pipelined_request(self):
+        from harness import WS
+        ws = WS(self.port, "/ws/piped", handshake=False)
+        self.addCleanup(ws.close)
+        ws.send(build_request("GET", "/", host=ws.host)
+                + build_request("GET", "/ws/piped", ws.upgrade_request(), host=None))
+        self.assertJson(ws.read_response(), 200, ROOT_BODY)
+        r = ws.read_response()
+        self.assertEqual(r.status, 101, r)
+        ws.chat({"text": "after pipeline"})
+        ws.recv_until("chat", data={"text": "after pipeline"}, client_id="piped")
 
     def test_static_query_ignored(self):
         r = self.http("GET", "/static/notes.txt?v=3")
@@ -381,6 +427,20 @@ class HttpMalformed(JsonAnswers, ServerTestCase):
         self.assertEqual(c.read_response().status, 400)
         c.expect_eof()
 
+    def test_http11_without_host_400(self):
+        self.send_and_expect(b"GET / HTTP/1.1\r\nX-A: b\r\n\r\n", 400)
+
+    def test_te_and_cl_400(self):
+        self.send_and_expect(b"POST /clients HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+
+    def test_long_url_refused(self):
+        c = self.conn()
+        c.send(build_request("GET", "/" + "a" * 10000, host="x"))
+        r = c.read_response()
+        self.assertIn(r.status, (414, 431), r)
+        c.expect_eof()
+
     def test_header_too_large_431(self):
         raw = build_request("GET", "/", headers=[("X-Big", "a" * 9000)], host="x")
         self.send_and_expect(raw, 431)
@@ -419,6 +479,60 @@ class HttpMalformed(JsonAnswers, ServerTestCase):
     def test_server_alive_after_bad_requests(self):
         self.send_and_expect(b"\x00\x01\x02\r\n\r\n", 400)
         self.assertJson(self.http("GET", "/"), 200, ROOT_BODY)
+
+
+class Metrics(ServerTestCase):
+    def metrics(self):
+        r = self.http("GET", "/metrics")
+        self.assertEqual(r.status, 200, r)
+        ct = (r.header("Content-Type") or "").replace(" ", "").lower()
+        self.assertTrue(ct.startswith("text/plain"), r)
+        self.assertIn("version=0.0.4", ct, r)
+        self.assertEqual(r.header("Content-Length"), str(len(r.body)))
+        vals = {}
+        text = r.body.decode()
+        self.assertTrue(text.endswith("\n"))
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                if line.startswith("# TYPE"):
+                    self.assertRegex(line, r"^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped)$")
+                continue
+            m = __import__("re").match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+]+|NaN|[+-]Inf)$', line)
+            self.assertTrue(m, "bad exposition line %r" % line)
+            vals[m.group(1)] = float(m.group(2))
+        return vals
+
+    def test_metrics_follow_traffic(self):
+        m0 = self.metrics()
+        for name in ("fastws_connections", "fastws_connections_total", "fastws_messages_sent_total",
+                     "fastws_bytes_received_total", "fastws_bytes_sent_total", "fastws_rooms",
+                     "fastws_send_queue_bytes"):
+            self.assertIn(name, m0)
+        self.assertEqual(m0["fastws_connections"], 0)
+        a, b = self.connect_all(["a", "b"])
+        for i in range(3):
+            a.chat(i)
+            for c in (a, b):
+                c.recv_env(type="chat")
+        a.send_text("bad")
+        a.recv_env(type="error")
+        m1 = self.metrics()
+        self.assertEqual(m1["fastws_connections"], 2)
+        self.assertEqual(m1["fastws_connections_total"] - m0["fastws_connections_total"], 2)
+        self.assertEqual(m1['fastws_messages_received_total{type="chat"}']
+                         - m0.get('fastws_messages_received_total{type="chat"}', 0), 3)
+        self.assertEqual(m1['fastws_errors_total{code="invalid_json"}']
+                         - m0.get('fastws_errors_total{code="invalid_json"}', 0), 1)
+        self.assertGreaterEqual(m1["fastws_messages_sent_total"] - m0["fastws_messages_sent_total"], 7)
+        self.assertGreater(m1["fastws_bytes_received_total"], m0["fastws_bytes_received_total"])
+        self.assertGreater(m1["fastws_bytes_sent_total"], m0["fastws_bytes_sent_total"])
+        b.send_frame(1, b"x", mask=False)
+        b.expect_close(1002)
+        a.recv_env(type="user_left")
+        m2 = self.metrics()
+        self.assertEqual(m2["fastws_connections"], 1)
+        self.assertEqual(m2.get('fastws_closes_total{code="1002"}', 0)
+                         - m0.get('fastws_closes_total{code="1002"}', 0), 1)
 
 
 class HttpHandshakeTimeout(ServerTestCase):

@@ -213,5 +213,102 @@ class Shutdown(unittest.TestCase):
         srv._cleanup()
 
 
+    def test_healthz_draining_during_shutdown(self):
+        srv = self.start({"server": {"shutdown_timeout": "3"}})
+        c = Conn(srv.port)
+        self.addCleanup(c.close)
+        r = c.request("GET", "/healthz")
+        self.assertEqual((r.status, r.body), (200, b'{"status":"ok"}'))
+        a = WS(srv.port, "/ws/holder")   # keeps the drain going until it answers
+        self.addCleanup(a.close)
+        srv.signal(signal.SIGTERM)
+        f = a.recv_frame()
+        self.assertEqual((f.opcode, f.close_code), (OP_CLOSE, 1001))
+        r = c.request("GET", "/healthz")
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.body, b'{"status":"draining"}')
+        self.assertEqual(r.media_type(), "application/json")
+        a.send_frame(OP_CLOSE, close_payload(1001))
+        a.expect_eof()
+        self.check_exit(srv, 3)
+        srv.stopped = True
+        srv._cleanup()
+
+
+class Reload(ServerTestCase):
+    CONFIG = {"websocket": {"max_message_size": "1024"}}
+
+    def rewrite(self, mutate):
+        cfg = {sec: dict(kv) for sec, kv in self.server.config.items()}
+        mutate(cfg)
+        with open(self.server.conf_path, "w") as f:
+            f.write(render_config(cfg))
+
+    def chat_of(self, size):
+        head, tail = '{"type":"chat","data":"', '"}'
+        return head + "h" * (size - len(head) - len(tail)) + tail
+
+    def test_sighup_applies_to_new_connections(self):
+        old = self.ws("old")
+        self.rewrite(lambda c: c["websocket"].update(max_message_size="4096"))
+        self.server.signal(signal.SIGHUP)
+        # a new connection gets the new limit (poll: the reload is asynchronous)
+        deadline = time.monotonic() + 3
+        while True:
+            new = WS(self.port, "/ws/new")
+            self.addCleanup(new.close)
+            new.send_text(self.chat_of(3000))
+            try:
+                new.recv_until("chat")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise AssertionError("max_message_size 4096 not in effect after SIGHUP\n"
+                                         + self.server.log_tail())
+                time.sleep(0.2)
+        self.server.assert_alive()
+        self.assert_chat_works(new, "new")
+
+    def test_sighup_bad_file_keeps_old_settings(self):
+        a = self.ws("a")
+        with open(self.server.conf_path, "a") as f:
+            f.write("\n[websocket]\nno_such_key = 1\n")
+        self.server.signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.server.assert_alive()
+        self.assertIn("no_such_key", self.server.log_text())
+        # old limit (1024) still in force for new connections, and things work
+        b = self.ws("b")
+        a.recv_until("user_joined")
+        self.assert_chat_works(b, "b", [a])
+        b.send_text(self.chat_of(2000))
+        b.expect_close(1009)
+        self.assertEqual(self.http("GET", "/").status, 200)
+
+
+class Listeners(unittest.TestCase):
+    def test_several_listeners_v4_and_v6(self):
+        p2 = free_port()
+        srv = Server()
+        srv.config["server"]["listen"] = "127.0.0.1:%d, [::1]:%d" % (srv.port, p2)
+        with open(srv.conf_path, "w") as f:
+            f.write(render_config(srv.config))
+        srv.start()
+        self.addCleanup(srv.stop)
+        c4 = Conn(srv.port)
+        self.addCleanup(c4.close)
+        self.assertEqual(c4.request("GET", "/").status, 200)
+        c6 = Conn(p2, host="::1")
+        self.addCleanup(c6.close)
+        self.assertEqual(c6.request("GET", "/").status, 200)
+        a = WS(srv.port, "/ws/v4")
+        self.addCleanup(a.close)
+        b = WS(p2, "/ws/v6", host="::1")
+        self.addCleanup(b.close)
+        a.recv_until("user_joined", data={"user_id": "v6", "count": 2})
+        b.chat({"text": "from v6"})
+        a.recv_until("chat", data={"text": "from v6"}, client_id="v6")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,7 @@ import json
 import time
 import unittest
 
-from harness import ServerTestCase, WS, build_frame, OP_TEXT, OP_CLOSE, WSClosed, wait_for
+from harness import ServerTestCase, WS, parse_envelope, build_frame, OP_TEXT, OP_CLOSE, WSClosed, wait_for
 
 
 class MaxConnections(ServerTestCase):
@@ -88,24 +88,24 @@ class SlowConsumer(ServerTestCase):
     CONFIG = {"websocket": {"max_send_buffer": "65536", "max_message_size": "65536"}}
 
     def test_slow_consumer_closed_1008(self):
-        fast = self.ws("fast")
+        sender, fast = self.connect_all(["sender", "fast"])
         slow = WS(self.port, "/ws/slow", rcvbuf=4096)
         self.addCleanup(slow.close)
-        fast.recv_env(type="user_joined", data={"user_id": "slow", "count": 2})
+        for c in (sender, fast):
+            c.recv_env(type="user_joined", data={"user_id": "slow", "count": 3})
         n = 150
-        blob = "s" * 8000
-        fast.send(b"".join(build_frame(OP_TEXT, json.dumps({"type": "chat", "data": [i, blob]}))
-                           for i in range(n)))
-        # the fast client gets all of them, in order, undisturbed
-        got = []
-        while len(got) < n:
-            env = fast.recv_env()
-            if env.type == "chat":
-                got.append(env.data[0])
-            else:
-                self.assertEqual(env.type, "user_left", env)
-                self.assertEqual(env.data["user_id"], "slow")
-        self.assertEqual(got, list(range(n)))
+        blob = "s" * 60000     # 9 MB in all: more than the kernel buffers hold
+        # sender and fast read everything as it comes; slow reads nothing
+        left = {}
+        for i in range(n):
+            sender.send_json({"type": "chat", "data": [i, blob]})
+            for c in (sender, fast):
+                env = c.recv_env()
+                if env.type == "user_left":
+                    left[c] = env
+                    env = c.recv_env()
+                parse_envelope(env.raw, type="chat", client_id="sender")
+                self.assertEqual(env.data[0], i)
         # the slow one: an in-order prefix, then close 1008 "slow consumer"
         seen = []
         try:
@@ -117,12 +117,17 @@ class SlowConsumer(ServerTestCase):
         except WSClosed as e:
             self.assertEqual(e.code, 1008, e)
             self.assertEqual(e.reason, b"slow consumer")
+        slow.send_frame(OP_CLOSE, slow.close_frame.payload[:2])
+        slow.expect_eof()
         self.assertEqual(seen, list(range(len(seen))), "gap in what the slow client got")
         self.assertLess(len(seen), n)
         # the server drops it: user_left to the others, and the fast client still works
-        wait_for(lambda: self.http("GET", "/clients").json()["clients"] == ["fast"],
+        wait_for(lambda: sorted(self.http("GET", "/clients").json()["clients"]) == ["fast", "sender"],
                  msg="slow client removed")
-        self.assert_chat_works(fast, "fast")
+        for c in (sender, fast):
+            env = left.get(c) or c.recv_env()
+            parse_envelope(env.raw, type="user_left", data={"user_id": "slow", "count": 2})
+        self.assert_chat_works(fast, "fast", [sender])
 
 
 if __name__ == "__main__":
