@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,17 +168,17 @@ static void set_str(strbuf_t *b, const char *a, const char *c, size_t clen) {
 }
 
 static void appendf(strbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void appendf(strbuf_t *b, const char *fmt, ...) {
-  char tmp[256];
   va_list ap;
   int n;
   va_start(ap, fmt);
-  n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n >= sizeof tmp) n = sizeof tmp - 1;
-  strbuf_append(b, tmp, (size_t)n);
+  if (n < 0 || strbuf_reserve(b, (size_t)n + 1) != 0) return;
+  va_start(ap, fmt);
+  vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
 }
 
 /* "<claim>[ <room>...]": the value of c in the HASH and in J/M deltas. */
@@ -440,9 +441,10 @@ static void room_subscription(cluster_t *cl, const char *room, int on) {
     cl->pending_subs++;
 }
 
-/* Own presence in the HASH: HSET id value #seq N (one command, so a
- * snapshot never has the change without its sequence number... or has a
- * newer state than its #seq, which replaying the delta repairs). */
+/* Own presence in the HASH: HSET key id value #seq N, one command, so a
+ * snapshot holds a change together with its sequence number. (A leave is
+ * HDEL then HSET #seq: a snapshot between the two is newer than its #seq,
+ * which is harmless, deltas being absolute values replayed idempotently.) */
 static void state_write(cluster_t *cl, const client_t *c) {
   const char *argv[6];
   size_t lens[6];

@@ -96,7 +96,13 @@
  * may have lost it); publish a heartbeat flagged "hello", which makes
  * every peer answer with its own heartbeat at once, so mismatches are
  * found and re-read within a round trip, and peers that died meanwhile
- * expire 7 s later.
+ * expire 7 s later. A node that just started sees the others the same
+ * way: their answers to its hello make it re-read them, so its /clients
+ * and counts are complete a round trip or two after /healthz says "ok".
+ * Redis disconnects a subscriber that falls behind by more than its
+ * client-output-buffer-limit (pubsub, 32 MB by default): that node then
+ * reconnects and resynchronises like after an outage (messages meanwhile
+ * are lost to it); PUB_BACKLOG_MAX bounds what a node queues for Redis.
  *
  * Ownership: cluster_t belongs to the server; cluster_close starts the
  * asynchronous shutdown (the loop runs until the Redis connections and
