@@ -12,6 +12,7 @@
 
 #include "cluster.h"
 #include "conn.h"
+#include "jsonpool.h"
 #include "log.h"
 #include "tls.h"
 #include "notify.h"
@@ -288,6 +289,7 @@ static void server_free(server_t *s) {
   config_free(&s->cfg);
   free(s->static_root);
   obuf_pool_drain();
+  jsonpool_drain();
   while (s->ws_settings) {
     ws_settings_t *older = s->ws_settings->older;
     free(s->ws_settings);
@@ -297,8 +299,11 @@ static void server_free(server_t *s) {
 }
 
 int server_run(config_t *cfg, const char *config_path) {
-  server_t *s = server_new(cfg, config_path);
+  server_t *s;
   int rc = 0;
+  /* Before any JSON exists: blocks must come back to the pool they left. */
+  jsonpool_install();
+  s = server_new(cfg, config_path);
   if (!s) {
     log_error("out of memory at start-up");
     return 2;
