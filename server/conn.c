@@ -268,10 +268,11 @@ static int start_write(conn_t *c, uv_buf_t *bufs, size_t n) {
  * ciphertext at once. What the kernel does not take is copied into c->tls->cq
  * and written by one uv_write; nothing more is encrypted until it is done. */
 
-/* Writes c->tls->cq: what the kernel takes now, the rest by one uv_write.
- * 0 when all is written, 1 when a write is in flight, -1 after aborting. */
-static int tls_write_cipher(conn_t *c) {
-  outq_t *q = &c->tls->cq;
+/* Writes q (c->out, or the TLS ciphertext queue): what the kernel takes
+ * now in one writev of up to WRITE_BATCH buffers, the rest by one uv_write
+ * that completes when the socket drains. 0 when all is written, 1 when a
+ * write is in flight, -1 after aborting. */
+static int write_queue(conn_t *c, outq_t *q) {
   uv_buf_t bufs[WRITE_BATCH];
   while (q->count) {
     size_t n = outq_peek(q, bufs, WRITE_BATCH), i;
@@ -284,19 +285,22 @@ static int tls_write_cipher(conn_t *c) {
       conn_abort(c);
       return -1;
     }
-    outq_consume(q, (uint64_t)r);
+    if (q == &c->out) consume(c, (uint64_t)r);
+    else outq_consume(q, (uint64_t)r);
     if ((uint64_t)r < want) {
       n = outq_peek(q, bufs, WRITE_BATCH);
       if (start_write(c, bufs, n) != 0) {
         conn_abort(c);
         return -1;
       }
-      c->inflight_entries = 0; /* none of c->out is in flight */
+      if (q != &c->out) c->inflight_entries = 0; /* none of c->out is in flight */
       return 1;
     }
   }
   return 0;
 }
+
+static int tls_write_cipher(conn_t *c) { return write_queue(c, &c->tls->cq); }
 
 /* Sends what the last tls_* call staged for c (handshake flights, alerts,
  * records): straight to the kernel when nothing is queued before it, else
@@ -411,31 +415,12 @@ static void tls_on_read(conn_t *c, const uint8_t *p, size_t n) {
  * writev of up to WRITE_BATCH buffers); the rest goes to one uv_write that
  * completes when the socket drains. */
 static void conn_flush(conn_t *c) {
-  uv_buf_t bufs[WRITE_BATCH];
   if (c->writing || c->teardown || c->state == CONN_DEAD) return;
   if (c->tls) {
     tls_flush(c);
     return;
   }
-  while (c->out.count) {
-    size_t n = outq_peek(&c->out, bufs, WRITE_BATCH), i;
-    uint64_t want = 0;
-    int r;
-    for (i = 0; i < n; i++) want += bufs[i].len;
-    r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
-    if (r == UV_EAGAIN) r = 0;
-    if (r < 0) {
-      conn_abort(c);
-      return;
-    }
-    consume(c, (uint64_t)r);
-    if ((uint64_t)r < want) {
-      n = outq_peek(&c->out, bufs, WRITE_BATCH);
-      if (start_write(c, bufs, n) != 0) conn_abort(c);
-      return;
-    }
-  }
-  flushed(c);
+  if (write_queue(c, &c->out) == 0) flushed(c);
 }
 
 void conn_flush_pending(server_t *s) {
