@@ -33,12 +33,8 @@ describe('chat between pages', { timeout: 60000 }, () => {
   });
 
   after(async () => {
-    if (browser) await browser.close().catch(() => {});
-    if (daemon) {
-      const res = await daemon.stop();
-      daemon.cleanup();
-      assert.deepEqual(res, { code: 0, sig: null }, 'fastwsd exits 0 on SIGTERM');
-    }
+    assert.deepEqual(await h.shutdown(browser, daemon), { code: 0, sig: null },
+      'fastwsd exits 0 on SIGTERM');
   });
 
   test('a message appears on both pages with its sender and a local-time .time', async () => {

@@ -20,12 +20,8 @@ describe('layout', { timeout: 60000 }, () => {
   });
 
   after(async () => {
-    if (browser) await browser.close().catch(() => {});
-    if (daemon) {
-      const res = await daemon.stop();
-      daemon.cleanup();
-      assert.deepEqual(res, { code: 0, sig: null }, 'fastwsd exits 0 on SIGTERM');
-    }
+    assert.deepEqual(await h.shutdown(browser, daemon), { code: 0, sig: null },
+      'fastwsd exits 0 on SIGTERM');
   });
 
   test('no horizontal scroll at 360x740', async () => {

@@ -228,7 +228,18 @@ async function waitForUsers(page, ids, timeout = UI_TIMEOUT_MS) {
   }
 }
 
+// Closes the browser and stops the daemon with SIGTERM; returns its
+// { code, sig } (null when it never started) for the caller to check.
+async function shutdown(browser, daemon) {
+  if (browser) await browser.close().catch(() => {});
+  if (!daemon) return { code: 0, sig: null };
+  const res = await daemon.stop();
+  daemon.cleanup();
+  return res;
+}
+
 module.exports = {
+  shutdown,
   REPO, OUTPUT_DIR, SETTLE_MS, UI_TIMEOUT_MS, Daemon, startDaemon, launchBrowser, openChat, connect,
   waitOnline, send, waitForMessage, messageTexts, userIds, userCount, waitForUsers, sleep, freePort,
 };

@@ -13,12 +13,8 @@ describe('users list', { timeout: 60000 }, () => {
   });
 
   after(async () => {
-    if (browser) await browser.close().catch(() => {});
-    if (daemon) {
-      const res = await daemon.stop();
-      daemon.cleanup();
-      assert.deepEqual(res, { code: 0, sig: null }, 'fastwsd exits 0 on SIGTERM');
-    }
+    assert.deepEqual(await h.shutdown(browser, daemon), { code: 0, sig: null },
+      'fastwsd exits 0 on SIGTERM');
   });
 
   test('updates on join and on leave (page closed)', async () => {

@@ -30,12 +30,8 @@ describe('rooms', { timeout: 60000 }, () => {
   });
 
   after(async () => {
-    if (browser) await browser.close().catch(() => {});
-    if (daemon) {
-      const res = await daemon.stop();
-      daemon.cleanup();
-      assert.deepEqual(res, { code: 0, sig: null }, 'fastwsd exits 0 on SIGTERM');
-    }
+    assert.deepEqual(await h.shutdown(browser, daemon), { code: 0, sig: null },
+      'fastwsd exits 0 on SIGTERM');
   });
 
   test('a room message reaches members, not non-members', async () => {
