@@ -109,9 +109,7 @@ static void on_ping(req_t *r) {
   json_decref(data);
 }
 
-static json_t *room_event_data(const room_t *room, const char *room_name,
-                               const char *user, size_t count) {
-  (void)room;
+static json_t *room_event_data(const char *room_name, const char *user, size_t count) {
   return json_pack("{s:s,s:s,s:I}", "room", room_name, "user_id", user,
                    "count", (json_int_t)count);
 }
@@ -138,7 +136,7 @@ static void on_join(req_t *r) {
   } else {
     t.room = room;
   }
-  data = room_event_data(room, name, r->c->client.id,
+  data = room_event_data(name, r->c->client.id,
                          cluster_room_total(s, name, strlen(name), room));
   if (send_envelope(s, &t, "room_joined", data, NULL, name, r->ts) == 0 && joined)
     cluster_room_changed(s->cluster, &r->c->client, name, 1, room->count == 1, s->scratch.buf,
@@ -156,7 +154,7 @@ static void leave_room(conn_t *c, room_t *room, const char *ts) {
   int freed;
   snprintf(name, sizeof name, "%s", room->name);
   freed = manager_room_leave(&s->mgr, room, &c->client);
-  data = room_event_data(NULL, name, c->client.id, count);
+  data = room_event_data(name, c->client.id, count);
   s->scratch.len = 0;
   if (msg_envelope_encode(&s->scratch, "room_left", 9, data, NULL, name, ts) == 0) {
     outmsg_init(&out, WS_OP_TEXT, s->scratch.buf, s->scratch.len);
