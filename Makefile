@@ -36,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_PKGS := build-essential pkg-config libuv1-dev node-llhttp libssl-dev openssl \
   libjansson-dev libinih-dev zlib1g-dev libjwt-dev libhiredis-dev \
   libsystemd-dev libcmocka-dev python3 python3-websockets redis-server \
-  valgrind clang libclang-rt-14-dev chromium systemd
+  valgrind clang libclang-rt-14-dev chromium systemd python3-fastapi python3-uvicorn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run test unit integration clean install uninstall check-config
