@@ -11,8 +11,9 @@
 static const uint32_t class_size[] = {256, 1024, 4096, 16384};
 #define N_CLASSES (sizeof class_size / sizeof class_size[0])
 #define POOL_MAX_PER_CLASS 256
-#define RING_POOL_MAX 4096
-#define RING_POOL_CAP 4
+#define RING_POOL_CAP 4      /* the smallest ring; rings double from it */
+#define RING_CLASSES 7       /* pooled rings: 4 .. 256 entries */
+#define RING_POOL_MAX 1024   /* free rings kept per class */
 
 typedef union pool_node {
   union pool_node *next;
@@ -21,8 +22,17 @@ typedef union pool_node {
 
 static pool_node_t *pool[N_CLASSES];
 static uint32_t pool_len[N_CLASSES];
-static void *ring_pool;     /* rings of RING_POOL_CAP entries, linked through entry 0 */
-static uint32_t ring_pool_len;
+/* Free rings by capacity class (4 << class entries), linked through their
+ * first entry: a queue empties and refills every loop turn under load, so
+ * its ring comes back here rather than to malloc. */
+static void *ring_pool[RING_CLASSES];
+static uint32_t ring_pool_len[RING_CLASSES];
+
+static int ring_class(uint32_t cap) {
+  int cls = 0;
+  while (cls < RING_CLASSES && (uint32_t)RING_POOL_CAP << cls != cap) cls++;
+  return cls < RING_CLASSES ? cls : -1;
+}
 
 obuf_t *obuf_new(size_t len) {
   obuf_t *b;
@@ -66,20 +76,22 @@ void obuf_unref(obuf_t *b) {
 }
 
 static outq_entry_t *ring_alloc(uint32_t cap) {
-  if (cap == RING_POOL_CAP && ring_pool) {
-    outq_entry_t *r = ring_pool;
-    ring_pool = *(void **)r;
-    ring_pool_len--;
+  int cls = ring_class(cap);
+  if (cls >= 0 && ring_pool[cls]) {
+    outq_entry_t *r = ring_pool[cls];
+    ring_pool[cls] = *(void **)r;
+    ring_pool_len[cls]--;
     return r;
   }
   return malloc(sizeof(outq_entry_t) * cap);
 }
 
 static void ring_release(outq_entry_t *r, uint32_t cap) {
-  if (cap == RING_POOL_CAP && ring_pool_len < RING_POOL_MAX) {
-    *(void **)r = ring_pool;
-    ring_pool = r;
-    ring_pool_len++;
+  int cls = ring_class(cap);
+  if (cls >= 0 && ring_pool_len[cls] < RING_POOL_MAX) {
+    *(void **)r = ring_pool[cls];
+    ring_pool[cls] = r;
+    ring_pool_len[cls]++;
     return;
   }
   free(r);
@@ -95,12 +107,14 @@ void obuf_pool_drain(void) {
     }
     pool_len[i] = 0;
   }
-  while (ring_pool) {
-    void *r = ring_pool;
-    ring_pool = *(void **)r;
-    free(r);
+  for (i = 0; i < RING_CLASSES; i++) {
+    while (ring_pool[i]) {
+      void *r = ring_pool[i];
+      ring_pool[i] = *(void **)r;
+      free(r);
+    }
+    ring_pool_len[i] = 0;
   }
-  ring_pool_len = 0;
 }
 
 static int outq_grow(outq_t *q) {
