@@ -21,6 +21,12 @@ void dl_touch(dl_list_t *l, dl_node_t *n, uint64_t now) {
   l->head.prev = n;
 }
 
+void dl_advance(dl_list_t *l, dl_node_t *n, uint64_t now) {
+  uint64_t next = n->at + l->duration_ms;
+  dl_touch(l, n, now);
+  if (next > now) n->at = next;
+}
+
 dl_node_t *dl_expired(dl_list_t *l, uint64_t now) {
   dl_node_t *first = l->head.next;
   if (first == &l->head || first->at > now) return NULL;

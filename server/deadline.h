@@ -25,6 +25,12 @@ void dl_init(dl_list_t *l, uint64_t duration_ms);
 /* Puts n at the tail with deadline now + duration (removing it first). */
 void dl_touch(dl_list_t *l, dl_node_t *n, uint64_t now);
 
+/* For periodic deadlines (heartbeats): the next deadline is one duration
+ * after the one that just expired, not after now, so the period does not
+ * stretch by the tick's lateness. A node that fell a whole period behind
+ * starts again from now. The list stays ordered to within one tick. */
+void dl_advance(dl_list_t *l, dl_node_t *n, uint64_t now);
+
 void dl_remove(dl_node_t *n);
 
 /* The head entry when its deadline has passed, else NULL. The caller

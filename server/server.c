@@ -135,7 +135,7 @@ static void on_tick(uv_timer_t *t) {
     conn_close_ws(CONN_OF(n, timeout), WS_CLOSE_NORMAL, "Timeout");
   }
   while ((n = dl_expired(&s->heartbeat_dl, now))) {
-    dl_touch(&s->heartbeat_dl, n, now);
+    dl_advance(&s->heartbeat_dl, n, now);
     ws_send_ping(CONN_OF(n, heartbeat));
   }
   while ((n = dl_expired(&s->linger_dl, now))) {
