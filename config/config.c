@@ -1092,3 +1092,10 @@ const char *config_log_level_name(int level) {
   default: return "unknown";
   }
 }
+
+int config_load_or_defaults(const char *path, config_t *c, char *err, size_t errlen) {
+  if (path) return config_load(path, c, err, errlen);
+  if (config_defaults(c) == 0) return 0;
+  snprintf(err, errlen, "out of memory");
+  return -1;
+}

@@ -72,6 +72,10 @@ int config_defaults(config_t *c);
  * the working directory. */
 int config_load(const char *path, config_t *c, char *err, size_t errlen);
 
+/* config_load, or the defaults when path is NULL (err then says
+ * "out of memory" on failure). */
+int config_load_or_defaults(const char *path, config_t *c, char *err, size_t errlen);
+
 void config_free(config_t *c);
 
 /* The name of a log level ("error", ...). */

@@ -43,13 +43,8 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 1;
   }
-  if (path) {
-    if (config_load(path, &cfg, err, sizeof err) != 0) {
-      fprintf(stderr, "fastwsd: %s\n", err);
-      return 1;
-    }
-  } else if (config_defaults(&cfg) != 0) {
-    fprintf(stderr, "fastwsd: out of memory\n");
+  if (config_load_or_defaults(path, &cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "fastwsd: %s\n", err);
     return 1;
   }
   if (check_only) {

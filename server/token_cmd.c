@@ -74,13 +74,8 @@ int token_cmd_main(int argc, char **argv) {
             WS_ID_MAX);
     return 1;
   }
-  if (path) {
-    if (config_load(path, &cfg, err, sizeof err) != 0) {
-      fprintf(stderr, "fastwsd: %s\n", err);
-      return 1;
-    }
-  } else if (config_defaults(&cfg) != 0) {
-    fprintf(stderr, "fastwsd token: out of memory\n");
+  if (config_load_or_defaults(path, &cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "fastwsd: %s\n", err);
     return 1;
   }
   if (!auth_enabled(&cfg)) {
