@@ -57,37 +57,54 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define MAX_DURATION 31536000.0 /* one year, in seconds */
-#define MAX_RATE 1e9
+#define MAX_DURATION    31536000.0 /* one year, in seconds */
+#define MAX_RATE        1e9
 #define MAX_SECRET_FILE 65536
-#define MAX_IDENT 64
-#define QUOTE_MAX 100
+#define MAX_IDENT       64
+#define QUOTE_MAX       100
 
 enum {
-  K_LISTEN, K_STATIC_DIR, K_LOG_LEVEL, K_ECHO_PATH, K_SHUTDOWN_TIMEOUT,
+  K_LISTEN,
+  K_STATIC_DIR,
+  K_LOG_LEVEL,
+  K_ECHO_PATH,
+  K_SHUTDOWN_TIMEOUT,
   K_REUSE_PORT,
-  K_MAX_MESSAGE_SIZE, K_MAX_SEND_BUFFER, K_HEARTBEAT_INTERVAL,
-  K_IDLE_TIMEOUT, K_HANDSHAKE_TIMEOUT, K_MAX_HEADER_SIZE,
-  K_PERMESSAGE_DEFLATE, K_DEFLATE_MIN_SIZE, K_ON_DUPLICATE_ID, K_RATE_LIMIT,
+  K_MAX_MESSAGE_SIZE,
+  K_MAX_SEND_BUFFER,
+  K_HEARTBEAT_INTERVAL,
+  K_IDLE_TIMEOUT,
+  K_HANDSHAKE_TIMEOUT,
+  K_MAX_HEADER_SIZE,
+  K_PERMESSAGE_DEFLATE,
+  K_DEFLATE_MIN_SIZE,
+  K_ON_DUPLICATE_ID,
+  K_RATE_LIMIT,
   K_RATE_BURST,
-  K_MAX_CONNECTIONS, K_MAX_CONNECTIONS_PER_IP,
-  K_ALLOWED_ORIGINS, K_AUTH_SECRET, K_AUTH_SECRET_FILE,
-  K_TLS_CERT, K_TLS_KEY,
-  K_REDIS_URL, K_NODE_ID, K_CHANNEL_PREFIX,
+  K_MAX_CONNECTIONS,
+  K_MAX_CONNECTIONS_PER_IP,
+  K_ALLOWED_ORIGINS,
+  K_AUTH_SECRET,
+  K_AUTH_SECRET_FILE,
+  K_TLS_CERT,
+  K_TLS_KEY,
+  K_REDIS_URL,
+  K_NODE_ID,
+  K_CHANNEL_PREFIX,
   N_KEYS
 };
 
 /* The state of one config_load. Owned by config_load's stack frame. */
 typedef struct {
-  config_t c;         /* being built; handed to the caller on success */
+  config_t c; /* being built; handed to the caller on success */
   const char *path;
   FILE *f;
-  char *buf;          /* getline's buffer */
+  char *buf; /* getline's buffer */
   size_t cap;
-  int lineno;         /* the line inih is working on */
-  int cont;           /* that line continues the previous key's value */
-  int have_prev;      /* a key was seen since the last section header */
-  int failed;         /* an error is in err; the reader reports EOF */
+  int lineno;    /* the line inih is working on */
+  int cont;      /* that line continues the previous key's value */
+  int have_prev; /* a key was seen since the last section header */
+  int failed;    /* an error is in err; the reader reports EOF */
   char *err;
   size_t errlen;
   int key_line[N_KEYS]; /* line where each key was set; 0 = not in file */
@@ -98,24 +115,23 @@ typedef struct key_def key_def_t;
 
 /* Parses value into the field of k. cont: value comes from a continuation
  * line. 0, or -1 with the error recorded. */
-typedef int (*parse_fn)(loader_t *ld, const key_def_t *k, const char *value,
-                        int cont);
+typedef int (*parse_fn)(loader_t *ld, const key_def_t *k, const char *value, int cont);
 
-#define KF_LIST 1u     /* continuation lines add items */
-#define KF_SECRET 2u   /* never quote the value */
-#define KF_NONEMPTY 4u /* empty string not allowed */
-#define KF_MIN_EXCL 8u /* decimal: value must be > dmin */
-#define KF_BYTES 16u   /* integer is a number of bytes (for messages) */
-#define KF_SECONDS 32u /* decimal is a number of seconds (for messages) */
+#define KF_LIST     1u  /* continuation lines add items */
+#define KF_SECRET   2u  /* never quote the value */
+#define KF_NONEMPTY 4u  /* empty string not allowed */
+#define KF_MIN_EXCL 8u  /* decimal: value must be > dmin */
+#define KF_BYTES    16u /* integer is a number of bytes (for messages) */
+#define KF_SECONDS  32u /* decimal is a number of seconds (for messages) */
 
 struct key_def {
   const char *section;
   const char *name;
   parse_fn parse;
-  size_t off;        /* offsetof(config_t, field) */
-  uint64_t umin;     /* integers: accepted range, umax 0 = no limit */
+  size_t off;    /* offsetof(config_t, field) */
+  uint64_t umin; /* integers: accepted range, umax 0 = no limit */
   uint64_t umax;
-  double dmin;       /* decimals: accepted range */
+  double dmin; /* decimals: accepted range */
   double dmax;
   unsigned flags;
 };
@@ -137,42 +153,58 @@ static int parse_ident(loader_t *, const key_def_t *, const char *, int);
 #define F(field) offsetof(config_t, field)
 
 static const key_def_t keys[N_KEYS] = {
-  [K_LISTEN] = {"server", "listen", parse_listen, F(listen), 0, 0, 0, 0, KF_LIST},
-  [K_STATIC_DIR] = {"server", "static_dir", parse_str, F(static_dir), 0, 0, 0, 0, KF_NONEMPTY},
-  [K_LOG_LEVEL] = {"server", "log_level", parse_log_level, F(log_level), 0, 0, 0, 0, 0},
-  [K_ECHO_PATH] = {"server", "echo_path", parse_echo_path, F(echo_path), 0, 0, 0, 0, 0},
-  [K_SHUTDOWN_TIMEOUT] = {"server", "shutdown_timeout", parse_seconds, F(shutdown_timeout), 0, 0, 0, MAX_DURATION, KF_SECONDS},
-  [K_REUSE_PORT] = {"server", "reuse_port", parse_bool, F(reuse_port), 0, 0, 0, 0, 0},
+    [K_LISTEN] = {"server", "listen", parse_listen, F(listen), 0, 0, 0, 0, KF_LIST},
+    [K_STATIC_DIR] = {"server", "static_dir", parse_str, F(static_dir), 0, 0, 0, 0, KF_NONEMPTY},
+    [K_LOG_LEVEL] = {"server", "log_level", parse_log_level, F(log_level), 0, 0, 0, 0, 0},
+    [K_ECHO_PATH] = {"server", "echo_path", parse_echo_path, F(echo_path), 0, 0, 0, 0, 0},
+    [K_SHUTDOWN_TIMEOUT] = {"server", "shutdown_timeout", parse_seconds, F(shutdown_timeout), 0, 0,
+                            0, MAX_DURATION, KF_SECONDS},
+    [K_REUSE_PORT] = {"server", "reuse_port", parse_bool, F(reuse_port), 0, 0, 0, 0, 0},
 
-  [K_MAX_MESSAGE_SIZE] = {"websocket", "max_message_size", parse_u64, F(max_message_size), 1, 0, 0, 0, KF_BYTES},
-  [K_MAX_SEND_BUFFER] = {"websocket", "max_send_buffer", parse_u64, F(max_send_buffer), 1, 0, 0, 0, KF_BYTES},
-  [K_HEARTBEAT_INTERVAL] = {"websocket", "heartbeat_interval", parse_seconds, F(heartbeat_interval), 0, 0, 0, MAX_DURATION, KF_SECONDS},
-  [K_IDLE_TIMEOUT] = {"websocket", "idle_timeout", parse_seconds, F(idle_timeout), 0, 0, 0, MAX_DURATION, KF_SECONDS},
-  [K_HANDSHAKE_TIMEOUT] = {"websocket", "handshake_timeout", parse_seconds, F(handshake_timeout), 0, 0, 0, MAX_DURATION, KF_SECONDS | KF_MIN_EXCL},
-  [K_MAX_HEADER_SIZE] = {"websocket", "max_header_size", parse_size, F(max_header_size), 1024, 1048576, 0, 0, KF_BYTES},
-  [K_PERMESSAGE_DEFLATE] = {"websocket", "permessage_deflate", parse_bool, F(permessage_deflate), 0, 0, 0, 0, 0},
-  [K_DEFLATE_MIN_SIZE] = {"websocket", "deflate_min_size", parse_size, F(deflate_min_size), 0, 0, 0, 0, KF_BYTES},
-  [K_ON_DUPLICATE_ID] = {"websocket", "on_duplicate_id", parse_dup, F(on_duplicate_id), 0, 0, 0, 0, 0},
-  [K_RATE_LIMIT] = {"websocket", "rate_limit", parse_seconds, F(rate_limit), 0, 0, 0, MAX_RATE, 0},
-  [K_RATE_BURST] = {"websocket", "rate_burst", parse_seconds, F(rate_burst), 0, 0, 0, MAX_RATE, 0},
+    [K_MAX_MESSAGE_SIZE] = {"websocket", "max_message_size", parse_u64, F(max_message_size), 1, 0,
+                            0, 0, KF_BYTES},
+    [K_MAX_SEND_BUFFER] = {"websocket", "max_send_buffer", parse_u64, F(max_send_buffer), 1, 0, 0,
+                           0, KF_BYTES},
+    [K_HEARTBEAT_INTERVAL] = {"websocket", "heartbeat_interval", parse_seconds,
+                              F(heartbeat_interval), 0, 0, 0, MAX_DURATION, KF_SECONDS},
+    [K_IDLE_TIMEOUT] = {"websocket", "idle_timeout", parse_seconds, F(idle_timeout), 0, 0, 0,
+                        MAX_DURATION, KF_SECONDS},
+    [K_HANDSHAKE_TIMEOUT] = {"websocket", "handshake_timeout", parse_seconds, F(handshake_timeout),
+                             0, 0, 0, MAX_DURATION, KF_SECONDS | KF_MIN_EXCL},
+    [K_MAX_HEADER_SIZE] = {"websocket", "max_header_size", parse_size, F(max_header_size), 1024,
+                           1048576, 0, 0, KF_BYTES},
+    [K_PERMESSAGE_DEFLATE] = {"websocket", "permessage_deflate", parse_bool, F(permessage_deflate),
+                              0, 0, 0, 0, 0},
+    [K_DEFLATE_MIN_SIZE] = {"websocket", "deflate_min_size", parse_size, F(deflate_min_size), 0, 0,
+                            0, 0, KF_BYTES},
+    [K_ON_DUPLICATE_ID] = {"websocket", "on_duplicate_id", parse_dup, F(on_duplicate_id), 0, 0, 0,
+                           0, 0},
+    [K_RATE_LIMIT] = {"websocket", "rate_limit", parse_seconds, F(rate_limit), 0, 0, 0, MAX_RATE,
+                      0},
+    [K_RATE_BURST] = {"websocket", "rate_burst", parse_seconds, F(rate_burst), 0, 0, 0, MAX_RATE,
+                      0},
 
-  [K_MAX_CONNECTIONS] = {"limits", "max_connections", parse_u64, F(max_connections), 1, 0, 0, 0, 0},
-  [K_MAX_CONNECTIONS_PER_IP] = {"limits", "max_connections_per_ip", parse_u64, F(max_connections_per_ip), 0, 0, 0, 0, 0},
+    [K_MAX_CONNECTIONS] = {"limits", "max_connections", parse_u64, F(max_connections), 1, 0, 0, 0,
+                           0},
+    [K_MAX_CONNECTIONS_PER_IP] = {"limits", "max_connections_per_ip", parse_u64,
+                                  F(max_connections_per_ip), 0, 0, 0, 0, 0},
 
-  [K_ALLOWED_ORIGINS] = {"security", "allowed_origins", parse_origins, F(origins), 0, 0, 0, 0, KF_LIST},
-  [K_AUTH_SECRET] = {"security", "auth_secret", parse_str, F(auth_secret), 0, 0, 0, 0, KF_SECRET},
-  [K_AUTH_SECRET_FILE] = {"security", "auth_secret_file", parse_secret_file, 0, 0, 0, 0, 0, 0},
+    [K_ALLOWED_ORIGINS] = {"security", "allowed_origins", parse_origins, F(origins), 0, 0, 0, 0,
+                           KF_LIST},
+    [K_AUTH_SECRET] = {"security", "auth_secret", parse_str, F(auth_secret), 0, 0, 0, 0, KF_SECRET},
+    [K_AUTH_SECRET_FILE] = {"security", "auth_secret_file", parse_secret_file, 0, 0, 0, 0, 0, 0},
 
-  [K_TLS_CERT] = {"tls", "cert", parse_str, F(tls_cert), 0, 0, 0, 0, 0},
-  [K_TLS_KEY] = {"tls", "key", parse_str, F(tls_key), 0, 0, 0, 0, 0},
+    [K_TLS_CERT] = {"tls", "cert", parse_str, F(tls_cert), 0, 0, 0, 0, 0},
+    [K_TLS_KEY] = {"tls", "key", parse_str, F(tls_key), 0, 0, 0, 0, 0},
 
-  [K_REDIS_URL] = {"cluster", "redis_url", parse_redis_url, F(redis_url), 0, 0, 0, 0, 0},
-  [K_NODE_ID] = {"cluster", "node_id", parse_ident, F(node_id), 0, 0, 0, 0, 0},
-  [K_CHANNEL_PREFIX] = {"cluster", "channel_prefix", parse_ident, F(channel_prefix), 0, 0, 0, 0, KF_NONEMPTY},
+    [K_REDIS_URL] = {"cluster", "redis_url", parse_redis_url, F(redis_url), 0, 0, 0, 0, 0},
+    [K_NODE_ID] = {"cluster", "node_id", parse_ident, F(node_id), 0, 0, 0, 0, 0},
+    [K_CHANNEL_PREFIX] = {"cluster", "channel_prefix", parse_ident, F(channel_prefix), 0, 0, 0, 0,
+                          KF_NONEMPTY},
 };
 
-static const char *const sections[] = {"server", "websocket", "limits",
-                                       "security", "tls", "cluster"};
+static const char *const sections[] = {"server",   "websocket", "limits",
+                                       "security", "tls",       "cluster"};
 
 #define FIELD(ld, k, type) ((type *)((char *)&(ld)->c + (k)->off))
 
@@ -180,9 +212,8 @@ static const char *const sections[] = {"server", "websocket", "limits",
 
 /* Records the first error: "PATH:LINE: [section] key: msg"; line 0 leaves
  * out the line, k NULL the key. Returns -1 so parsers can return fail(). */
-__attribute__((format(printf, 4, 5)))
-static int fail(loader_t *ld, int line, const key_def_t *k, const char *fmt,
-                ...) {
+__attribute__((format(printf, 4, 5))) static int fail(loader_t *ld, int line, const key_def_t *k,
+                                                      const char *fmt, ...) {
   char msg[512], where[64] = "", key[128] = "";
   va_list ap;
   if (ld->failed) return -1;
@@ -207,7 +238,9 @@ static const char *quote(char out[QUOTE_MAX + 4], const char *s) {
   return out;
 }
 
-static int oom(loader_t *ld) { return fail(ld, 0, NULL, "out of memory"); }
+static int oom(loader_t *ld) {
+  return fail(ld, 0, NULL, "out of memory");
+}
 
 /* ---- scanning numbers ---- */
 
@@ -224,7 +257,8 @@ static int scan_uint(const char *s, uint64_t *out) {
     d = (unsigned)(*s - '0');
     if (v > (UINT64_MAX - d) / 10) {
       /* keep scanning: "99999999999999999999x" is junk, not too large */
-      while (*s >= '0' && *s <= '9') s++;
+      while (*s >= '0' && *s <= '9')
+        s++;
       return *s ? SCAN_JUNK : SCAN_TOO_LARGE;
     }
     v = v * 10 + d;
@@ -253,7 +287,8 @@ static int scan_decimal(const char *s, double *out) {
       digits++;
       if (m > (limit - d) / 10) {
         if (frac >= 0) continue; /* digits past a double's precision */
-        while ((*s >= '0' && *s <= '9') || *s == '.') s++;
+        while ((*s >= '0' && *s <= '9') || *s == '.')
+          s++;
         return *s ? SCAN_JUNK : SCAN_TOO_LARGE;
       }
       m = m * 10 + d;
@@ -263,7 +298,8 @@ static int scan_decimal(const char *s, double *out) {
     }
   }
   if (!digits) return SCAN_JUNK;
-  while (frac-- > 0) scale *= 10;
+  while (frac-- > 0)
+    scale *= 10;
   *out = (double)m / scale;
   return SCAN_OK;
 }
@@ -271,9 +307,11 @@ static int scan_decimal(const char *s, double *out) {
 /* "64k", "1MB", "5s", "500ms": digits then letters. */
 static int has_unit_suffix(const char *s) {
   if (!isdigit((unsigned char)*s)) return 0;
-  while (isdigit((unsigned char)*s) || *s == '.') s++;
+  while (isdigit((unsigned char)*s) || *s == '.')
+    s++;
   if (!*s) return 0;
-  while (isalpha((unsigned char)*s)) s++;
+  while (isalpha((unsigned char)*s))
+    s++;
   return *s == '\0';
 }
 
@@ -290,32 +328,25 @@ static int set_str(loader_t *ld, char **field, const char *v) {
   return 0;
 }
 
-static int parse_str(loader_t *ld, const key_def_t *k, const char *v,
-                     int cont) {
+static int parse_str(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   (void)cont;
-  if ((k->flags & KF_NONEMPTY) && !*v)
-    return fail(ld, ld->lineno, k, "empty value");
+  if ((k->flags & KF_NONEMPTY) && !*v) return fail(ld, ld->lineno, k, "empty value");
   return set_str(ld, FIELD(ld, k, char *), v);
 }
 
-static int check_uint(loader_t *ld, const key_def_t *k, const char *v,
-                      uint64_t *out) {
+static int check_uint(loader_t *ld, const key_def_t *k, const char *v, uint64_t *out) {
   char qb[QUOTE_MAX + 4];
   int line = ld->lineno;
   switch (scan_uint(v, out)) {
-  case SCAN_OK:
-    break;
+  case SCAN_OK: break;
   case SCAN_EMPTY:
     return fail(ld, line, k, "empty value (expected a whole number%s)",
                 (k->flags & KF_BYTES) ? " of bytes" : "");
-  case SCAN_NEGATIVE:
-    return fail(ld, line, k, "'%s': must not be negative", quote(qb, v));
-  case SCAN_TOO_LARGE:
-    return fail(ld, line, k, "'%s': too large", quote(qb, v));
+  case SCAN_NEGATIVE: return fail(ld, line, k, "'%s': must not be negative", quote(qb, v));
+  case SCAN_TOO_LARGE: return fail(ld, line, k, "'%s': too large", quote(qb, v));
   default:
     if ((k->flags & KF_BYTES) && has_unit_suffix(v))
-      return fail(ld, line, k,
-                  "'%s': sizes are plain numbers of bytes, without a unit",
+      return fail(ld, line, k, "'%s': sizes are plain numbers of bytes, without a unit",
                   quote(qb, v));
     return fail(ld, line, k, "'%s': not a whole number", quote(qb, v));
   }
@@ -328,8 +359,7 @@ static int check_uint(loader_t *ld, const key_def_t *k, const char *v,
   return 0;
 }
 
-static int parse_u64(loader_t *ld, const key_def_t *k, const char *v,
-                     int cont) {
+static int parse_u64(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   uint64_t n;
   (void)cont;
   if (check_uint(ld, k, v, &n)) return -1;
@@ -337,56 +367,45 @@ static int parse_u64(loader_t *ld, const key_def_t *k, const char *v,
   return 0;
 }
 
-static int parse_size(loader_t *ld, const key_def_t *k, const char *v,
-                      int cont) {
+static int parse_size(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   char qb[QUOTE_MAX + 4];
   uint64_t n;
   (void)cont;
   if (check_uint(ld, k, v, &n)) return -1;
-  if (n > SIZE_MAX)
-    return fail(ld, ld->lineno, k, "'%s': too large", quote(qb, v));
+  if (n > SIZE_MAX) return fail(ld, ld->lineno, k, "'%s': too large", quote(qb, v));
   *FIELD(ld, k, size_t) = (size_t)n;
   return 0;
 }
 
-static int parse_seconds(loader_t *ld, const key_def_t *k, const char *v,
-                         int cont) {
+static int parse_seconds(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   char qb[QUOTE_MAX + 4];
   int line = ld->lineno, secs = (k->flags & KF_SECONDS) != 0;
   double d = 0;
   (void)cont;
   switch (scan_decimal(v, &d)) {
-  case SCAN_OK:
-    break;
+  case SCAN_OK: break;
   case SCAN_EMPTY:
     return fail(ld, line, k, "empty value (expected %s, e.g. 5 or 0.5)",
                 secs ? "seconds" : "a number");
-  case SCAN_NEGATIVE:
-    return fail(ld, line, k, "'%s': must not be negative", quote(qb, v));
-  case SCAN_TOO_LARGE:
-    return fail(ld, line, k, "'%s': too large", quote(qb, v));
+  case SCAN_NEGATIVE: return fail(ld, line, k, "'%s': must not be negative", quote(qb, v));
+  case SCAN_TOO_LARGE: return fail(ld, line, k, "'%s': too large", quote(qb, v));
   default:
     if (secs && has_unit_suffix(v))
       return fail(ld, line, k,
                   "'%s': durations are plain seconds, without a unit "
-                  "(0.5 = half a second)", quote(qb, v));
+                  "(0.5 = half a second)",
+                  quote(qb, v));
     return fail(ld, line, k, "'%s': not a number", quote(qb, v));
   }
   if ((k->flags & KF_MIN_EXCL) && !(d > k->dmin))
-    return fail(ld, line, k, "'%s': must be greater than %g", quote(qb, v),
-                k->dmin);
-  if (d < k->dmin)
-    return fail(ld, line, k, "'%s': must be at least %g", quote(qb, v),
-                k->dmin);
-  if (d > k->dmax)
-    return fail(ld, line, k, "'%s': must be at most %.0f", quote(qb, v),
-                k->dmax);
+    return fail(ld, line, k, "'%s': must be greater than %g", quote(qb, v), k->dmin);
+  if (d < k->dmin) return fail(ld, line, k, "'%s': must be at least %g", quote(qb, v), k->dmin);
+  if (d > k->dmax) return fail(ld, line, k, "'%s': must be at most %.0f", quote(qb, v), k->dmax);
   *FIELD(ld, k, double) = d;
   return 0;
 }
 
-static int parse_bool(loader_t *ld, const key_def_t *k, const char *v,
-                      int cont) {
+static int parse_bool(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   static const char *const yes[] = {"on", "yes", "true", "1"};
   static const char *const no[] = {"off", "no", "false", "0"};
   char qb[QUOTE_MAX + 4];
@@ -395,30 +414,23 @@ static int parse_bool(loader_t *ld, const key_def_t *k, const char *v,
     if (strcasecmp(v, yes[i]) == 0) return *FIELD(ld, k, int) = 1, 0;
     if (strcasecmp(v, no[i]) == 0) return *FIELD(ld, k, int) = 0, 0;
   }
-  return fail(ld, ld->lineno, k,
-              "'%s': expected on/off, yes/no, true/false or 1/0",
-              quote(qb, v));
+  return fail(ld, ld->lineno, k, "'%s': expected on/off, yes/no, true/false or 1/0", quote(qb, v));
 }
 
-static int parse_log_level(loader_t *ld, const key_def_t *k, const char *v,
-                           int cont) {
+static int parse_log_level(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   char qb[QUOTE_MAX + 4];
   (void)cont;
   for (int l = LOG_ERROR; l <= LOG_DEBUG; l++)
-    if (strcasecmp(v, config_log_level_name(l)) == 0)
-      return *FIELD(ld, k, int) = l, 0;
-  return fail(ld, ld->lineno, k, "'%s': expected error, warn, info or debug",
-              quote(qb, v));
+    if (strcasecmp(v, config_log_level_name(l)) == 0) return *FIELD(ld, k, int) = l, 0;
+  return fail(ld, ld->lineno, k, "'%s': expected error, warn, info or debug", quote(qb, v));
 }
 
-static int parse_dup(loader_t *ld, const key_def_t *k, const char *v,
-                     int cont) {
+static int parse_dup(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   char qb[QUOTE_MAX + 4];
   (void)cont;
   if (strcasecmp(v, "replace") == 0) return *FIELD(ld, k, int) = DUP_REPLACE, 0;
   if (strcasecmp(v, "reject") == 0) return *FIELD(ld, k, int) = DUP_REJECT, 0;
-  return fail(ld, ld->lineno, k, "'%s': expected replace or reject",
-              quote(qb, v));
+  return fail(ld, ld->lineno, k, "'%s': expected replace or reject", quote(qb, v));
 }
 
 /* A URL path of RFC 3986 pchars and '/', without percent-encoding. */
@@ -426,33 +438,30 @@ static int is_path_char(int ch) {
   return isalnum(ch) || (ch && strchr("-._~!$&'()*+,;=:@/", ch));
 }
 
-static int parse_echo_path(loader_t *ld, const key_def_t *k, const char *v,
-                           int cont) {
+static int parse_echo_path(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   /* Paths the server answers itself (PROTOCOL.md section 1); a prefix
    * ends in '/'. */
-  static const char *const taken[] = {"/", "/clients", "/rooms", "/rooms/",
-                                      "/healthz", "/metrics", "/static",
-                                      "/static/", "/ws", "/ws/"};
+  static const char *const taken[] = {"/",        "/clients", "/rooms",   "/rooms/", "/healthz",
+                                      "/metrics", "/static",  "/static/", "/ws",     "/ws/"};
   char qb[QUOTE_MAX + 4];
   (void)cont;
   if (!*v) return set_str(ld, FIELD(ld, k, char *), v);
   if (*v != '/')
-    return fail(ld, ld->lineno, k, "'%s': must start with '/' (or be empty)",
-                quote(qb, v));
+    return fail(ld, ld->lineno, k, "'%s': must start with '/' (or be empty)", quote(qb, v));
   if (strlen(v) > 255)
-    return fail(ld, ld->lineno, k, "'%s': longer than 255 characters",
-                quote(qb, v));
+    return fail(ld, ld->lineno, k, "'%s': longer than 255 characters", quote(qb, v));
   for (const char *p = v; *p; p++)
     if (!is_path_char((unsigned char)*p))
       return fail(ld, ld->lineno, k,
                   "'%s': a path of letters, digits and -._~!$&'()*+,;=:@/ "
-                  "only", quote(qb, v));
+                  "only",
+                  quote(qb, v));
   for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
     size_t n = strlen(taken[i]);
     int prefix = n > 1 && taken[i][n - 1] == '/';
     if (prefix ? strncmp(v, taken[i], n) == 0 : strcmp(v, taken[i]) == 0)
-      return fail(ld, ld->lineno, k, "'%s': taken by the built-in route %s%s",
-                  quote(qb, v), taken[i], prefix ? "..." : "");
+      return fail(ld, ld->lineno, k, "'%s': taken by the built-in route %s%s", quote(qb, v),
+                  taken[i], prefix ? "..." : "");
   }
   return set_str(ld, FIELD(ld, k, char *), v);
 }
@@ -478,8 +487,10 @@ static int each_item(loader_t *ld, const key_def_t *k, const char *v,
     const char *end = strchr(v, ',');
     size_t n = end ? (size_t)(end - v) : strlen(v);
     const char *s = v;
-    while (n && isspace((unsigned char)*s)) s++, n--;
-    while (n && isspace((unsigned char)s[n - 1])) n--;
+    while (n && isspace((unsigned char)*s))
+      s++, n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+      n--;
     if (n >= sizeof item) {
       memcpy(item, s, sizeof item - 1);
       item[sizeof item - 1] = '\0';
@@ -504,8 +515,7 @@ static int listen_item(loader_t *ld, const key_def_t *k, const char *item) {
   if (item[0] == '[') {
     struct in6_addr a6;
     const char *rb = strchr(item, ']');
-    if (!rb)
-      return fail(ld, ld->lineno, k, "'%s': missing ']'", quote(qb, item));
+    if (!rb) return fail(ld, ld->lineno, k, "'%s': missing ']'", quote(qb, item));
     if (rb[1] != ':')
       return fail(ld, ld->lineno, k,
                   rb[1] ? "'%s': expected :port after ']'"
@@ -516,20 +526,17 @@ static int listen_item(loader_t *ld, const key_def_t *k, const char *item) {
     memcpy(host, item + 1, hl);
     host[hl] = '\0';
     if (inet_pton(AF_INET6, host, &a6) != 1)
-      return fail(ld, ld->lineno, k, "'%s': not an IPv6 address",
-                  quote(qb, item));
+      return fail(ld, ld->lineno, k, "'%s': not an IPv6 address", quote(qb, item));
     inet_ntop(AF_INET6, &a6, a.host, sizeof a.host);
     port = rb + 2;
   } else {
     struct in_addr a4;
     const char *colon = strrchr(item, ':');
     if (!colon)
-      return fail(ld, ld->lineno, k, "'%s': missing port (expected host:port)",
-                  quote(qb, item));
+      return fail(ld, ld->lineno, k, "'%s': missing port (expected host:port)", quote(qb, item));
     hl = (size_t)(colon - item);
     if (memchr(item, ':', hl))
-      return fail(ld, ld->lineno, k,
-                  "'%s': write an IPv6 address in brackets, e.g. [::1]:8000",
+      return fail(ld, ld->lineno, k, "'%s': write an IPv6 address in brackets, e.g. [::1]:8000",
                   quote(qb, item));
     if (hl >= sizeof host) hl = sizeof host - 1;
     memcpy(host, item, hl);
@@ -543,27 +550,23 @@ static int listen_item(loader_t *ld, const key_def_t *k, const char *item) {
     else
       return fail(ld, ld->lineno, k,
                   "'%s': host must be an IP address, localhost or * "
-                  "(names are not resolved)", quote(qb, item));
+                  "(names are not resolved)",
+                  quote(qb, item));
     port = colon + 1;
   }
-  if (!*port)
-    return fail(ld, ld->lineno, k, "'%s': missing port", quote(qb, item));
+  if (!*port) return fail(ld, ld->lineno, k, "'%s': missing port", quote(qb, item));
   if (scan_port(port, strlen(port), &a.port))
-    return fail(ld, ld->lineno, k, "'%s': port must be a number from 0 to 65535",
-                quote(qb, item));
+    return fail(ld, ld->lineno, k, "'%s': port must be a number from 0 to 65535", quote(qb, item));
   for (size_t i = 0; i < c->n_listen; i++)
-    if (a.port != 0 && c->listen[i].port == a.port &&
-        strcmp(c->listen[i].host, a.host) == 0)
+    if (a.port != 0 && c->listen[i].port == a.port && strcmp(c->listen[i].host, a.host) == 0)
       return fail(ld, ld->lineno, k, "'%s': listed twice", quote(qb, item));
   if (c->n_listen == CONFIG_MAX_LISTEN)
-    return fail(ld, ld->lineno, k, "too many addresses (at most %d)",
-                CONFIG_MAX_LISTEN);
+    return fail(ld, ld->lineno, k, "too many addresses (at most %d)", CONFIG_MAX_LISTEN);
   c->listen[c->n_listen++] = a;
   return 0;
 }
 
-static int parse_listen(loader_t *ld, const key_def_t *k, const char *v,
-                        int cont) {
+static int parse_listen(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   /* An empty first line is fine when continuation lines follow; the check
    * for no address at all comes after the parse. */
   if (!cont) ld->c.n_listen = 0;
@@ -615,7 +618,8 @@ static int origin_item(loader_t *ld, const key_def_t *k, const char *item) {
     n = 1;
     strcpy(o, "*");
   } else {
-    for (size_t i = 0; i <= n; i++) o[i] = (char)tolower((unsigned char)item[i]);
+    for (size_t i = 0; i <= n; i++)
+      o[i] = (char)tolower((unsigned char)item[i]);
     if (strncmp(o, "http://", 7) == 0) {
       https = 0, schemelen = 7;
     } else if (strncmp(o, "https://", 8) == 0) {
@@ -623,100 +627,81 @@ static int origin_item(loader_t *ld, const key_def_t *k, const char *item) {
     } else {
       return fail(ld, ld->lineno, k,
                   "'%s': expected * or scheme://host[:port], scheme http or "
-                  "https", quote(qb, item));
+                  "https",
+                  quote(qb, item));
     }
     host = o + schemelen;
     hl = scan_host(host, &rest);
-    if (!hl)
-      return fail(ld, ld->lineno, k, "'%s': not a valid host",
-                  quote(qb, item));
+    if (!hl) return fail(ld, ld->lineno, k, "'%s': not a valid host", quote(qb, item));
     if (*rest == ':') {
       if (scan_port(rest + 1, strcspn(rest + 1, "/?#"), &port) || port == 0)
-        return fail(ld, ld->lineno, k,
-                    "'%s': port must be a number from 1 to 65535",
+        return fail(ld, ld->lineno, k, "'%s': port must be a number from 1 to 65535",
                     quote(qb, item));
       rest += 1 + strcspn(rest + 1, "/?#");
     }
     if (*rest == '/')
-      return fail(ld, ld->lineno, k,
-                  "'%s': an origin has no path (not even a trailing /)",
+      return fail(ld, ld->lineno, k, "'%s': an origin has no path (not even a trailing /)",
                   quote(qb, item));
-    if (*rest)
-      return fail(ld, ld->lineno, k, "'%s': not a valid origin",
-                  quote(qb, item));
+    if (*rest) return fail(ld, ld->lineno, k, "'%s': not a valid origin", quote(qb, item));
     /* Browsers leave the default port out of Origin. */
-    if ((https && port == 443) || (!https && port == 80))
-      o[schemelen + hl] = '\0';
+    if ((https && port == 443) || (!https && port == 80)) o[schemelen + hl] = '\0';
   }
   if (c->n_origins == CONFIG_MAX_ORIGINS)
-    return fail(ld, ld->lineno, k, "too many origins (at most %d)",
-                CONFIG_MAX_ORIGINS);
+    return fail(ld, ld->lineno, k, "too many origins (at most %d)", CONFIG_MAX_ORIGINS);
   if (!(c->origins[c->n_origins] = strdup(o))) return oom(ld);
   c->n_origins++;
   return 0;
 }
 
 static void free_origins(config_t *c) {
-  for (size_t i = 0; i < c->n_origins; i++) free(c->origins[i]);
+  for (size_t i = 0; i < c->n_origins; i++)
+    free(c->origins[i]);
   memset(c->origins, 0, sizeof c->origins);
   c->n_origins = 0;
 }
 
-static int parse_origins(loader_t *ld, const key_def_t *k, const char *v,
-                         int cont) {
+static int parse_origins(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   if (!cont) free_origins(&ld->c);
   return each_item(ld, k, v, origin_item);
 }
 
-static int parse_secret_file(loader_t *ld, const key_def_t *k, const char *v,
-                             int cont) {
+static int parse_secret_file(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   (void)k, (void)cont;
   return set_str(ld, &ld->secret_file, v);
 }
 
-static int parse_redis_url(loader_t *ld, const key_def_t *k, const char *v,
-                           int cont) {
+static int parse_redis_url(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   char qb[QUOTE_MAX + 4];
   const char *rest;
   int port;
   (void)cont;
   if (!*v) return set_str(ld, FIELD(ld, k, char *), v);
   if (strncmp(v, "rediss://", 9) == 0)
-    return fail(ld, ld->lineno, k, "'%s': rediss:// (TLS) is not supported",
-                quote(qb, v));
-  if (strchr(v, '@'))
-    return fail(ld, ld->lineno, k,
-                "credentials in redis_url are not supported");
-  if (strncmp(v, "redis://", 8) != 0 || !scan_host(v + 8, &rest) ||
-      *rest != ':' ||
+    return fail(ld, ld->lineno, k, "'%s': rediss:// (TLS) is not supported", quote(qb, v));
+  if (strchr(v, '@')) return fail(ld, ld->lineno, k, "credentials in redis_url are not supported");
+  if (strncmp(v, "redis://", 8) != 0 || !scan_host(v + 8, &rest) || *rest != ':' ||
       scan_port(rest + 1, strcspn(rest + 1, "/"), &port) || port == 0)
-    return fail(ld, ld->lineno, k, "'%s': expected redis://host:port[/db]",
-                quote(qb, v));
+    return fail(ld, ld->lineno, k, "'%s': expected redis://host:port[/db]", quote(qb, v));
   rest += 1 + strcspn(rest + 1, "/");
   if (*rest == '/') {
     uint64_t db;
     if (scan_uint(rest + 1, &db) != SCAN_OK || db > 0x7fffffff)
-      return fail(ld, ld->lineno, k,
-                  "'%s': the database after '/' must be a number",
-                  quote(qb, v));
+      return fail(ld, ld->lineno, k, "'%s': the database after '/' must be a number", quote(qb, v));
   }
   return set_str(ld, FIELD(ld, k, char *), v);
 }
 
 /* node_id, channel_prefix: they end up in Redis channel names and
  * messages, so a safe, printable alphabet. */
-static int parse_ident(loader_t *ld, const key_def_t *k, const char *v,
-                       int cont) {
+static int parse_ident(loader_t *ld, const key_def_t *k, const char *v, int cont) {
   char qb[QUOTE_MAX + 4];
   size_t n = strlen(v);
   (void)cont;
-  if ((k->flags & KF_NONEMPTY) && n == 0)
-    return fail(ld, ld->lineno, k, "empty value");
+  if ((k->flags & KF_NONEMPTY) && n == 0) return fail(ld, ld->lineno, k, "empty value");
   if (n > MAX_IDENT || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                  "abcdefghijklmnopqrstuvwxyz"
                                  "0123456789._:-") != n)
-    return fail(ld, ld->lineno, k,
-                "'%s': at most %d letters, digits and . _ : -", quote(qb, v),
+    return fail(ld, ld->lineno, k, "'%s': at most %d letters, digits and . _ : -", quote(qb, v),
                 MAX_IDENT);
   return set_str(ld, FIELD(ld, k, char *), v);
 }
@@ -738,7 +723,8 @@ static int classify(loader_t *ld, const char *line) {
   char qb[QUOTE_MAX + 4], name[QUOTE_MAX + 1];
   size_t n;
 
-  while (isspace((unsigned char)*s)) s++;
+  while (isspace((unsigned char)*s))
+    s++;
   ld->cont = 0;
   if (!*s || *s == ';' || *s == '#') return 0;
   if (ld->have_prev && s > line) {
@@ -746,9 +732,9 @@ static int classify(loader_t *ld, const char *line) {
     return 0;
   }
   if (*s != '[') return 0;
-  if (!(end = strchr(s, ']')))
-    return fail(ld, ld->lineno, NULL, "syntax error: '[' without ']'");
-  for (after = end + 1; isspace((unsigned char)*after); after++) {}
+  if (!(end = strchr(s, ']'))) return fail(ld, ld->lineno, NULL, "syntax error: '[' without ']'");
+  for (after = end + 1; isspace((unsigned char)*after); after++) {
+  }
   if (*after && !(*after == ';' || *after == '#'))
     return fail(ld, ld->lineno, NULL, "syntax error: text after ']'");
   n = (size_t)(end - s - 1);
@@ -758,7 +744,8 @@ static int classify(loader_t *ld, const char *line) {
     name[n] = '\0';
     return fail(ld, ld->lineno, NULL,
                 "[%s]: unknown section (expected server, websocket, limits, "
-                "security, tls or cluster)", quote(qb, name));
+                "security, tls or cluster)",
+                quote(qb, name));
   }
   ld->have_prev = 0;
   return 0;
@@ -775,8 +762,7 @@ static char *ld_read(char *str, int num, void *stream) {
   errno = 0;
   n = getline(&ld->buf, &ld->cap, ld->f);
   if (n < 0) {
-    if (ferror(ld->f))
-      fail(ld, 0, NULL, "read error: %s", strerror(errno ? errno : EIO));
+    if (ferror(ld->f)) fail(ld, 0, NULL, "read error: %s", strerror(errno ? errno : EIO));
     return NULL;
   }
   ld->lineno++;
@@ -792,8 +778,7 @@ static char *ld_read(char *str, int num, void *stream) {
   line[n] = '\0';
   /* inih's buffer holds num - 1 bytes: the line, '\n' and NUL. */
   if (num < 3 || n > num - 2) {
-    fail(ld, ld->lineno, NULL, "line too long (at most %d characters)",
-         num - 2);
+    fail(ld, ld->lineno, NULL, "line too long (at most %d characters)", num - 2);
     return NULL;
   }
   if (classify(ld, line)) return NULL;
@@ -803,9 +788,7 @@ static char *ld_read(char *str, int num, void *stream) {
 
 static const key_def_t *find_key(const char *section, const char *name) {
   for (size_t i = 0; i < N_KEYS; i++)
-    if (strcmp(keys[i].section, section) == 0 &&
-        strcmp(keys[i].name, name) == 0)
-      return &keys[i];
+    if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
   return NULL;
 }
 
@@ -814,14 +797,11 @@ static int unknown_key(loader_t *ld, const char *section, const char *name) {
   quote(qs, section), quote(qn, name);
   for (size_t i = 0; i < N_KEYS; i++)
     if (strcmp(keys[i].name, name) == 0)
-      return fail(ld, ld->lineno, NULL,
-                  "[%s] %s: unknown key (%s belongs in [%s])", qs, qn, qn,
+      return fail(ld, ld->lineno, NULL, "[%s] %s: unknown key (%s belongs in [%s])", qs, qn, qn,
                   keys[i].section);
   for (size_t i = 0; i < N_KEYS; i++)
-    if (strcmp(keys[i].section, section) == 0 &&
-        strcasecmp(keys[i].name, name) == 0)
-      return fail(ld, ld->lineno, NULL,
-                  "[%s] %s: unknown key (did you mean %s?)", qs, qn,
+    if (strcmp(keys[i].section, section) == 0 && strcasecmp(keys[i].name, name) == 0)
+      return fail(ld, ld->lineno, NULL, "[%s] %s: unknown key (did you mean %s?)", qs, qn,
                   keys[i].name);
   return fail(ld, ld->lineno, NULL, "[%s] %s: unknown key", qs, qn);
 }
@@ -836,11 +816,11 @@ static void strip_comment(char *v) {
       break;
     }
   n = strlen(v);
-  while (n && isspace((unsigned char)v[n - 1])) v[--n] = '\0';
+  while (n && isspace((unsigned char)v[n - 1]))
+    v[--n] = '\0';
 }
 
-static int ld_handler(void *user, const char *section, const char *name,
-                      const char *value) {
+static int ld_handler(void *user, const char *section, const char *name, const char *value) {
   loader_t *ld = user;
   const key_def_t *k;
   char qb[QUOTE_MAX + 4];
@@ -849,9 +829,9 @@ static int ld_handler(void *user, const char *section, const char *name,
   if (ld->failed) return 0;
   ld->have_prev = 1;
   if (!*section)
-    return fail(ld, ld->lineno, NULL,
-                "%s: key outside any section (put it under [server], ...)",
-                quote(qb, name)), 0;
+    return fail(ld, ld->lineno, NULL, "%s: key outside any section (put it under [server], ...)",
+                quote(qb, name)),
+           0;
   if (!(k = find_key(section, name))) return unknown_key(ld, section, name), 0;
   idx = (int)(k - keys);
   if (ld->cont) {
@@ -860,11 +840,13 @@ static int ld_handler(void *user, const char *section, const char *name,
     if (!(k->flags & KF_LIST))
       return fail(ld, ld->lineno, k,
                   "indented line continues the value; only listen and "
-                  "allowed_origins take continuation lines"), 0;
+                  "allowed_origins take continuation lines"),
+             0;
     if (strchr(value, '='))
       return fail(ld, ld->lineno, k,
                   "indented line continues the value; to set another key, "
-                  "remove the indentation"), 0;
+                  "remove the indentation"),
+             0;
     if (!(v = strdup(value))) return oom(ld), 0;
     strip_comment(v);
     r = k->parse(ld, k, v, 1);
@@ -872,8 +854,7 @@ static int ld_handler(void *user, const char *section, const char *name,
     return r == 0;
   }
   if (ld->key_line[idx])
-    return fail(ld, ld->lineno, k, "set twice (first on line %d)",
-                ld->key_line[idx]), 0;
+    return fail(ld, ld->lineno, k, "set twice (first on line %d)", ld->key_line[idx]), 0;
   ld->key_line[idx] = ld->lineno;
   return k->parse(ld, k, value, 0) == 0;
 }
@@ -917,8 +898,8 @@ static int read_secret_file(loader_t *ld) {
     explicit_bzero(buf, len);
     free(buf);
     return fail(ld, line, k,
-                len > MAX_SECRET_FILE ? "'%s': larger than 64 KiB"
-                                      : "'%s': contains a NUL byte", qb);
+                len > MAX_SECRET_FILE ? "'%s': larger than 64 KiB" : "'%s': contains a NUL byte",
+                qb);
   }
   if (len && buf[len - 1] == '\n') len--;
   if (len && buf[len - 1] == '\r') len--;
@@ -941,14 +922,13 @@ static int check_readable(loader_t *ld, int key) {
   int fd = open(path, O_RDONLY | O_CLOEXEC), e;
   if (fd < 0) {
     e = errno;
-    return fail(ld, ld->key_line[key], k, "cannot read '%s': %s",
-                quote(qb, path), strerror(e));
+    return fail(ld, ld->key_line[key], k, "cannot read '%s': %s", quote(qb, path), strerror(e));
   }
   e = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
   close(fd);
   if (e)
-    return fail(ld, ld->key_line[key], k, "cannot read '%s': %s",
-                quote(qb, path), strerror(EISDIR));
+    return fail(ld, ld->key_line[key], k, "cannot read '%s': %s", quote(qb, path),
+                strerror(EISDIR));
   return 0;
 }
 
@@ -958,30 +938,25 @@ static int finish(loader_t *ld) {
   int *kl = ld->key_line;
 
   if (kl[K_LISTEN] && c->n_listen == 0)
-    return fail(ld, kl[K_LISTEN], &keys[K_LISTEN],
-                "empty value (expected host:port)");
+    return fail(ld, kl[K_LISTEN], &keys[K_LISTEN], "empty value (expected host:port)");
   if (*c->auth_secret && ld->secret_file && *ld->secret_file) {
-    int later = kl[K_AUTH_SECRET_FILE] > kl[K_AUTH_SECRET] ? K_AUTH_SECRET_FILE
-                                                           : K_AUTH_SECRET;
+    int later = kl[K_AUTH_SECRET_FILE] > kl[K_AUTH_SECRET] ? K_AUTH_SECRET_FILE : K_AUTH_SECRET;
     int other = later == K_AUTH_SECRET ? K_AUTH_SECRET_FILE : K_AUTH_SECRET;
     return fail(ld, kl[later], &keys[later],
-                "cannot be used together with %s (line %d); set only one",
-                keys[other].name, kl[other]);
+                "cannot be used together with %s (line %d); set only one", keys[other].name,
+                kl[other]);
   }
   if (!*c->tls_cert != !*c->tls_key) {
     int set = *c->tls_cert ? K_TLS_CERT : K_TLS_KEY;
     int unset = set == K_TLS_CERT ? K_TLS_KEY : K_TLS_CERT;
-    return fail(ld, kl[set], &keys[set],
-                "%s is not set (set both cert and key, or neither)",
+    return fail(ld, kl[set], &keys[set], "%s is not set (set both cert and key, or neither)",
                 keys[unset].name);
   }
   if (c->rate_limit > 0 && c->rate_burst < 1)
     return fail(ld, kl[K_RATE_BURST], &keys[K_RATE_BURST],
                 "must be at least 1 when rate_limit is set");
   if (ld->secret_file && *ld->secret_file && read_secret_file(ld)) return -1;
-  if (*c->tls_cert &&
-      (check_readable(ld, K_TLS_CERT) || check_readable(ld, K_TLS_KEY)))
-    return -1;
+  if (*c->tls_cert && (check_readable(ld, K_TLS_CERT) || check_readable(ld, K_TLS_KEY))) return -1;
   return 0;
 }
 
@@ -1012,9 +987,9 @@ int config_defaults(config_t *c) {
   c->max_connections_per_ip = 0;
 
   if (!(c->static_dir = strdup("static")) || !(c->echo_path = strdup("")) ||
-      !(c->auth_secret = strdup("")) || !(c->tls_cert = strdup("")) ||
-      !(c->tls_key = strdup("")) || !(c->redis_url = strdup("")) ||
-      !(c->node_id = strdup("")) || !(c->channel_prefix = strdup("fastws"))) {
+      !(c->auth_secret = strdup("")) || !(c->tls_cert = strdup("")) || !(c->tls_key = strdup("")) ||
+      !(c->redis_url = strdup("")) || !(c->node_id = strdup("")) ||
+      !(c->channel_prefix = strdup("fastws"))) {
     config_free(c);
     return -1;
   }
@@ -1052,8 +1027,9 @@ int config_load(const char *path, config_t *c, char *err, size_t errlen) {
    * any, is on a later line. */
   if (r > 0 && (!ld.failed || r < ld.lineno)) {
     ld.failed = 0;
-    fail(&ld, r, NULL, "syntax error (expected key = value, [section] or a "
-                       "; comment)");
+    fail(&ld, r, NULL,
+         "syntax error (expected key = value, [section] or a "
+         "; comment)");
   }
   if (!ld.failed) finish(&ld);
 out:

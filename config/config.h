@@ -7,15 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_LISTEN  16
 #define CONFIG_MAX_ORIGINS 64
 
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum { DUP_REPLACE = 0, DUP_REJECT = 1 };
 
 typedef struct {
-  char host[64];  /* numeric IPv4 or IPv6 (without brackets), or "localhost" */
-  int port;       /* 0..65535; 0 = ephemeral (tests) */
+  char host[64]; /* numeric IPv4 or IPv6 (without brackets), or "localhost" */
+  int port;      /* 0..65535; 0 = ephemeral (tests) */
 } config_listen_t;
 
 /* Owned by its declarer; config_free releases the heap parts. */
@@ -23,11 +23,11 @@ typedef struct {
   /* [server] */
   config_listen_t listen[CONFIG_MAX_LISTEN];
   size_t n_listen;
-  char *static_dir;       /* heap; default "static" */
-  int log_level;          /* LOG_* */
-  char *echo_path;        /* heap; "" = off */
-  double shutdown_timeout;/* seconds */
-  int reuse_port;         /* 0/1 */
+  char *static_dir;        /* heap; default "static" */
+  int log_level;           /* LOG_* */
+  char *echo_path;         /* heap; "" = off */
+  double shutdown_timeout; /* seconds */
+  int reuse_port;          /* 0/1 */
 
   /* [websocket] */
   uint64_t max_message_size;
@@ -36,10 +36,10 @@ typedef struct {
   double idle_timeout;       /* seconds, 0 = off */
   double handshake_timeout;  /* seconds */
   size_t max_header_size;
-  int permessage_deflate;    /* 0/1 */
+  int permessage_deflate; /* 0/1 */
   size_t deflate_min_size;
-  int on_duplicate_id;       /* DUP_* */
-  double rate_limit;         /* messages/s, 0 = off */
+  int on_duplicate_id; /* DUP_* */
+  double rate_limit;   /* messages/s, 0 = off */
   double rate_burst;
 
   /* [limits] */

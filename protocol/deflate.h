@@ -48,12 +48,12 @@ enum {
  * 32 KiB window (inflate). Each output buffer keeps the capacity of its
  * largest result, so the steady state allocates nothing per message. */
 typedef struct {
-  z_stream def;      /* raw deflate (windowBits -15, memLevel 8); valid when def_ready */
-  z_stream inf;      /* raw inflate (windowBits -15); valid when inf_ready */
+  z_stream def; /* raw deflate (windowBits -15, memLevel 8); valid when def_ready */
+  z_stream inf; /* raw inflate (windowBits -15); valid when inf_ready */
   int def_ready, inf_ready;
-  int level;         /* zlib compression level, -1 (Z_DEFAULT_COMPRESSION) .. 9 */
-  strbuf_t def_out;  /* pmd_compress's last result */
-  strbuf_t inf_out;  /* pmd_decompress's last result */
+  int level;        /* zlib compression level, -1 (Z_DEFAULT_COMPRESSION) .. 9 */
+  strbuf_t def_out; /* pmd_compress's last result */
+  strbuf_t inf_out; /* pmd_decompress's last result */
 } pmd_codec_t;
 
 /* Initialises c with a compression level (-1 = zlib's default, 6; 1 is
@@ -70,8 +70,7 @@ void pmd_codec_free(pmd_codec_t *c);
  * byte 00. On PMD_OK, *out and *out_len hold the payload, valid until the next
  * pmd_compress or pmd_codec_free on c (pmd_decompress does not touch it).
  * Returns PMD_OK, PMD_ENOMEM or PMD_EZLIB. */
-int pmd_compress(pmd_codec_t *c, const uint8_t *in, size_t n, const uint8_t **out,
-                 size_t *out_len);
+int pmd_compress(pmd_codec_t *c, const uint8_t *in, size_t n, const uint8_t **out, size_t *out_len);
 
 /* Inflates one whole compressed message payload in[0..n) (the RSV1 message,
  * all fragments joined), appending the 00 00 FF FF tail itself without
@@ -85,8 +84,8 @@ int pmd_compress(pmd_codec_t *c, const uint8_t *in, size_t n, const uint8_t **ou
  * pmd_decompress or pmd_codec_free on c (pmd_compress does not touch it).
  * Its UTF-8 is NOT checked: the caller validates a text message after this.
  * Returns PMD_OK, PMD_TOO_BIG, PMD_CORRUPT, PMD_ENOMEM or PMD_EZLIB. */
-int pmd_decompress(pmd_codec_t *c, const uint8_t *in, size_t n, size_t max_out,
-                   const uint8_t **out, size_t *out_len);
+int pmd_decompress(pmd_codec_t *c, const uint8_t *in, size_t n, size_t max_out, const uint8_t **out,
+                   size_t *out_len);
 
 /* A static description of a PMD_* code, for logs. */
 const char *pmd_strerror(int rc);

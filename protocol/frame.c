@@ -26,14 +26,14 @@
 
 enum { ST_HEADER = 0, ST_PAYLOAD = 1 };
 
-#define B0_FIN 0x80
-#define B0_RSV1 0x40
-#define B0_RSV23 0x30
+#define B0_FIN    0x80
+#define B0_RSV1   0x40
+#define B0_RSV23  0x30
 #define B0_OPCODE 0x0F
-#define B1_MASK 0x80
-#define B1_LEN 0x7F
-#define LEN16 126
-#define LEN64 127
+#define B1_MASK   0x80
+#define B1_LEN    0x7F
+#define LEN16     126
+#define LEN64     127
 
 /* Smallest reassembly allocation: one-byte fragments should not start with a
  * string of tiny reallocs. */
@@ -45,7 +45,9 @@ static const uint8_t empty_payload[1];
 
 /* ---- small helpers ---- */
 
-static int is_control(uint8_t op) { return (op & 0x8) != 0; }
+static int is_control(uint8_t op) {
+  return (op & 0x8) != 0;
+}
 
 static int opcode_known(uint8_t op) {
   return op <= WS_OP_BINARY || (op >= WS_OP_CLOSE && op <= WS_OP_PONG);
@@ -99,18 +101,13 @@ static void buf_release(ws_parser_t *p) {
 static int reserve(ws_parser_t *p, size_t need, size_t end) {
   size_t cap;
   uint8_t *nb;
-  if (need <= p->buf_cap)
-    return 0;
+  if (need <= p->buf_cap) return 0;
   cap = p->buf_cap <= SIZE_MAX / 2 ? p->buf_cap * 2 : SIZE_MAX;
-  if (cap < BUF_MIN)
-    cap = BUF_MIN;
-  if (cap > end)
-    cap = end;
-  if (cap < need)
-    cap = need;
+  if (cap < BUF_MIN) cap = BUF_MIN;
+  if (cap > end) cap = end;
+  if (cap < need) cap = need;
   nb = realloc(p->buf, cap);
-  if (!nb)
-    return -1;
+  if (!nb) return -1;
   p->buf = nb;
   p->buf_cap = cap;
   return 0;
@@ -127,8 +124,7 @@ static void fail(ws_parser_t *p, ws_event_t *ev, unsigned code) {
   ev->close_code = (uint16_t)code;
 }
 
-static void message_event(ws_parser_t *p, const uint8_t *data, size_t len,
-                          ws_event_t *ev) {
+static void message_event(ws_parser_t *p, const uint8_t *data, size_t len, ws_event_t *ev) {
   if (text_checked(p) && !utf8_complete(&p->utf8)) {
     fail(p, ev, WS_CLOSE_INVALID_DATA);
     return;
@@ -145,8 +141,7 @@ static void message_event(ws_parser_t *p, const uint8_t *data, size_t len,
   p->buf_len = 0;
 }
 
-static void close_event(ws_parser_t *p, const uint8_t *data, size_t len,
-                        ws_event_t *ev) {
+static void close_event(ws_parser_t *p, const uint8_t *data, size_t len, ws_event_t *ev) {
   unsigned code = WS_CLOSE_NO_STATUS;
   if (len == 1) {
     fail(p, ev, WS_CLOSE_PROTOCOL);
@@ -174,8 +169,7 @@ static void close_event(ws_parser_t *p, const uint8_t *data, size_t len,
   ev->len = len;
 }
 
-static void control_event(ws_parser_t *p, const uint8_t *data, size_t len,
-                          ws_event_t *ev) {
+static void control_event(ws_parser_t *p, const uint8_t *data, size_t len, ws_event_t *ev) {
   if (p->frame_op == WS_OP_CLOSE) {
     close_event(p, data, len, ev);
     return;
@@ -194,25 +188,20 @@ static unsigned check_byte0(ws_parser_t *p) {
   int rsv1 = (b & B0_RSV1) != 0;
   p->frame_op = op;
   p->frame_fin = (b & B0_FIN) != 0;
-  if ((b & B0_RSV23) || !opcode_known(op))
-    return WS_CLOSE_PROTOCOL;
+  if ((b & B0_RSV23) || !opcode_known(op)) return WS_CLOSE_PROTOCOL;
   if (is_control(op)) /* RFC 6455 5.5; RFC 7692 6: RSV1 is for data only */
     return (!p->frame_fin || rsv1) ? WS_CLOSE_PROTOCOL : 0;
   if (op == WS_OP_CONT) /* RFC 7692 6.1: RSV1 only on the first frame */
     return (rsv1 || !p->msg_op) ? WS_CLOSE_PROTOCOL : 0;
-  if (p->msg_op || (rsv1 && !p->opts->allow_rsv1))
-    return WS_CLOSE_PROTOCOL;
-  if (op == WS_OP_BINARY && !p->opts->allow_binary)
-    return WS_CLOSE_UNSUPPORTED;
+  if (p->msg_op || (rsv1 && !p->opts->allow_rsv1)) return WS_CLOSE_PROTOCOL;
+  if (op == WS_OP_BINARY && !p->opts->allow_binary) return WS_CLOSE_UNSUPPORTED;
   return 0;
 }
 
 static unsigned check_byte1(const ws_parser_t *p) {
   uint8_t b = p->hdr[1];
-  if (!(b & B1_MASK) && p->opts->require_mask)
-    return WS_CLOSE_PROTOCOL;
-  if (is_control(p->frame_op) && (b & B1_LEN) > WS_MAX_CONTROL_PAYLOAD)
-    return WS_CLOSE_PROTOCOL;
+  if (!(b & B1_MASK) && p->opts->require_mask) return WS_CLOSE_PROTOCOL;
+  if (is_control(p->frame_op) && (b & B1_LEN) > WS_MAX_CONTROL_PAYLOAD) return WS_CLOSE_PROTOCOL;
   return 0;
 }
 
@@ -223,23 +212,20 @@ static unsigned check_length(ws_parser_t *p) {
   uint64_t len = l7 < LEN16 ? l7 : read_be(p->hdr + 2, ext_len_size(p->hdr[1]));
   /* RFC 6455 5.2 demands the minimal form and a clear top bit; two parsers
    * disagreeing on a length is how frames get smuggled. */
-  if ((l7 == LEN16 && len < LEN16) ||
-      (l7 == LEN64 && (len <= 0xFFFF || (len >> 63))))
+  if ((l7 == LEN16 && len < LEN16) || (l7 == LEN64 && (len <= 0xFFFF || (len >> 63))))
     return WS_CLOSE_PROTOCOL;
   if (!is_control(p->frame_op)) {
     /* buf_len never exceeds the limit, so the subtraction cannot wrap and
      * no sum that could overflow is ever formed. For the first frame of a
      * message buf_len is 0. */
-    if (len > (uint64_t)(size_limit(p) - p->buf_len))
-      return WS_CLOSE_TOO_BIG;
+    if (len > (uint64_t)(size_limit(p) - p->buf_len)) return WS_CLOSE_TOO_BIG;
   }
   p->frame_left = len;
   return 0;
 }
 
 static void header_done(ws_parser_t *p) {
-  if (p->hdr[1] & B1_MASK)
-    memcpy(p->mask, p->hdr + p->hdr_len - 4, 4);
+  if (p->hdr[1] & B1_MASK) memcpy(p->mask, p->hdr + p->hdr_len - 4, 4);
   if (p->frame_op == WS_OP_TEXT || p->frame_op == WS_OP_BINARY) {
     p->msg_op = p->frame_op;
     p->msg_compressed = (p->hdr[0] & B0_RSV1) != 0;
@@ -253,19 +239,15 @@ static void header_done(ws_parser_t *p) {
 static unsigned header_byte(ws_parser_t *p, uint8_t b) {
   unsigned rc = 0;
   p->hdr[p->hdr_len++] = b;
-  if (p->hdr_len == 1)
-    return check_byte0(p);
-  if (p->hdr_len == 2)
-    rc = check_byte1(p);
-  if (!rc && p->hdr_len == 2 + ext_len_size(p->hdr[1]))
-    rc = check_length(p);
+  if (p->hdr_len == 1) return check_byte0(p);
+  if (p->hdr_len == 2) rc = check_byte1(p);
+  if (!rc && p->hdr_len == 2 + ext_len_size(p->hdr[1])) rc = check_length(p);
   return rc;
 }
 
 /* At most 14 bytes per frame go through here, so byte-at-a-time is cheap
  * and keeps every check at its exact byte. */
-static size_t feed_header(ws_parser_t *p, const uint8_t *in, size_t n,
-                          ws_event_t *ev) {
+static size_t feed_header(ws_parser_t *p, const uint8_t *in, size_t n, ws_event_t *ev) {
   size_t used = 0;
   while (used < n) {
     unsigned rc = header_byte(p, in[used++]);
@@ -297,8 +279,7 @@ static void advance(ws_parser_t *p, size_t n) {
 static size_t text_check(utf8_validator_t *v, const uint8_t *d, size_t n) {
   utf8_validator_t before = *v;
   size_t i = 0;
-  if (utf8_feed(v, d, n) == 0)
-    return n;
+  if (utf8_feed(v, d, n) == 0) return n;
   *v = before;
   while (utf8_feed(v, d + i, 1) == 0)
     i++;
@@ -308,8 +289,8 @@ static size_t text_check(utf8_validator_t *v, const uint8_t *d, size_t n) {
 /* A control frame split across feeds is gathered after the message bytes
  * in the same buffer (beyond buf_len), so a ping between fragments neither
  * disturbs the message nor costs a fixed array in every parser. */
-static size_t control_payload(ws_parser_t *p, const uint8_t *in, size_t take,
-                              int whole, ws_event_t *ev) {
+static size_t control_payload(ws_parser_t *p, const uint8_t *in, size_t take, int whole,
+                              ws_event_t *ev) {
   const uint8_t *data = in;
   if (!whole) {
     size_t at = p->buf_len + (size_t)p->frame_pos;
@@ -318,31 +299,26 @@ static size_t control_payload(ws_parser_t *p, const uint8_t *in, size_t take,
       fail(p, ev, WS_CLOSE_INTERNAL);
       return take;
     }
-    if (take)
-      memcpy(p->buf + at, in, take);
+    if (take) memcpy(p->buf + at, in, take);
     data = p->buf + p->buf_len;
   }
   advance(p, take);
-  if (p->frame_left == 0)
-    control_event(p, data, (size_t)p->frame_pos, ev);
+  if (p->frame_left == 0) control_event(p, data, (size_t)p->frame_pos, ev);
   return take;
 }
 
 static int append(ws_parser_t *p, const uint8_t *in, size_t take) {
   /* A final frame says exactly where the message ends. */
-  size_t end =
-      p->frame_fin ? p->buf_len + (size_t)p->frame_left : size_limit(p);
-  if (take == 0)
-    return 0;
-  if (reserve(p, p->buf_len + take, end) < 0)
-    return -1;
+  size_t end = p->frame_fin ? p->buf_len + (size_t)p->frame_left : size_limit(p);
+  if (take == 0) return 0;
+  if (reserve(p, p->buf_len + take, end) < 0) return -1;
   memcpy(p->buf + p->buf_len, in, take);
   p->buf_len += take;
   return 0;
 }
 
-static size_t data_payload(ws_parser_t *p, const uint8_t *in, size_t take,
-                           int whole, ws_event_t *ev) {
+static size_t data_payload(ws_parser_t *p, const uint8_t *in, size_t take, int whole,
+                           ws_event_t *ev) {
   size_t ok = text_checked(p) ? text_check(&p->utf8, in, take) : take;
   if (ok < take) {
     fail(p, ev, WS_CLOSE_INVALID_DATA);
@@ -359,19 +335,15 @@ static size_t data_payload(ws_parser_t *p, const uint8_t *in, size_t take,
     return take;
   }
   advance(p, take);
-  if (p->frame_left == 0 && p->frame_fin)
-    message_event(p, p->buf, p->buf_len, ev);
+  if (p->frame_left == 0 && p->frame_fin) message_event(p, p->buf, p->buf_len, ev);
   return take;
 }
 
-static size_t feed_payload(ws_parser_t *p, uint8_t *in, size_t n,
-                           ws_event_t *ev) {
+static size_t feed_payload(ws_parser_t *p, uint8_t *in, size_t n, ws_event_t *ev) {
   size_t take = n < p->frame_left ? n : (size_t)p->frame_left;
   int whole = p->frame_pos == 0 && take == p->frame_left;
-  if (p->hdr[1] & B1_MASK)
-    ws_mask(in, take, p->mask, p->frame_pos);
-  if (is_control(p->frame_op))
-    return control_payload(p, in, take, whole, ev);
+  if (p->hdr[1] & B1_MASK) ws_mask(in, take, p->mask, p->frame_pos);
+  if (is_control(p->frame_op)) return control_payload(p, in, take, whole, ev);
   return data_payload(p, in, take, whole, ev);
 }
 
@@ -382,7 +354,9 @@ void ws_parser_init(ws_parser_t *p, const ws_parser_opts_t *opts) {
   p->opts = opts;
 }
 
-void ws_parser_free(ws_parser_t *p) { buf_release(p); }
+void ws_parser_free(ws_parser_t *p) {
+  buf_release(p);
+}
 
 size_t ws_parser_memory(const ws_parser_t *p) {
   return p->buf ? p->buf_cap : 0;
@@ -397,17 +371,14 @@ size_t ws_parser_feed(ws_parser_t *p, uint8_t *in, size_t len, ws_event_t *ev) {
   }
   /* Between messages buf can only back the previous event, whose data is
    * now expired: an idle parser holds no heap memory. */
-  if (p->state == ST_HEADER && !p->msg_op)
-    buf_release(p);
+  if (p->state == ST_HEADER && !p->msg_op) buf_release(p);
   while (ev->type == WS_EV_NONE) {
     if (p->state == ST_HEADER) {
-      if (off == len)
-        break;
+      if (off == len) break;
       off += feed_header(p, in + off, len - off, ev);
     } else {
       /* A zero-length payload completes with no input left. */
-      if (off == len && p->frame_left)
-        break;
+      if (off == len && p->frame_left) break;
       off += feed_payload(p, in + off, len - off, ev);
     }
   }
@@ -425,11 +396,10 @@ size_t ws_frame_header_size(uint64_t payload_len, int masked) {
   return n + (masked ? 4 : 0);
 }
 
-size_t ws_frame_header(uint8_t *out, uint8_t opcode, int fin, int rsv1,
-                       uint64_t payload_len, const uint8_t *mask) {
+size_t ws_frame_header(uint8_t *out, uint8_t opcode, int fin, int rsv1, uint64_t payload_len,
+                       const uint8_t *mask) {
   size_t n = 2, ext;
-  out[0] = (uint8_t)((fin ? B0_FIN : 0) | (rsv1 ? B0_RSV1 : 0) |
-                     (opcode & B0_OPCODE));
+  out[0] = (uint8_t)((fin ? B0_FIN : 0) | (rsv1 ? B0_RSV1 : 0) | (opcode & B0_OPCODE));
   out[1] = mask ? B1_MASK : 0;
   if (payload_len < LEN16) {
     out[1] |= (uint8_t)payload_len;
@@ -470,11 +440,9 @@ int ws_close_code_valid(unsigned code) {
          (code >= 3000 && code <= 4999);
 }
 
-size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason,
-                        size_t reason_len) {
+size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason, size_t reason_len) {
   size_t max = WS_MAX_CONTROL_PAYLOAD - 2;
-  if (code == 0 || code == WS_CLOSE_NO_STATUS)
-    return 0;
+  if (code == 0 || code == WS_CLOSE_NO_STATUS) return 0;
   out[0] = (uint8_t)(code >> 8);
   out[1] = (uint8_t)code;
   if (reason_len > max) {
@@ -484,7 +452,6 @@ size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason,
     while (reason_len > 0 && ((uint8_t)reason[reason_len] & 0xC0) == 0x80)
       reason_len--;
   }
-  if (reason_len)
-    memcpy(out + 2, reason, reason_len);
+  if (reason_len) memcpy(out + 2, reason, reason_len);
   return 2 + reason_len;
 }

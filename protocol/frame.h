@@ -36,7 +36,7 @@ enum {
   WS_CLOSE_INTERNAL = 1011,
 };
 
-#define WS_MAX_HEADER 14       /* 2 + 8 (length) + 4 (mask) */
+#define WS_MAX_HEADER          14 /* 2 + 8 (length) + 4 (mask) */
 #define WS_MAX_CONTROL_PAYLOAD 125
 
 /* Limits and negotiated options. Usually one instance shared by many
@@ -45,7 +45,8 @@ enum {
 typedef struct {
   uint64_t max_message_size; /* reassembled data message, bytes; 0 = no limit */
   unsigned allow_binary : 1; /* 0: a binary message fails with 1003 at its first frame header */
-  unsigned allow_rsv1 : 1;   /* permessage-deflate negotiated: RSV1 allowed on the first frame of a data message */
+  unsigned allow_rsv1 : 1;   /* permessage-deflate negotiated: RSV1 allowed on the first frame of a
+                                data message */
   unsigned require_mask : 1; /* server side: an unmasked frame fails with 1002 */
 } ws_parser_opts_t;
 
@@ -60,9 +61,9 @@ typedef enum {
 
 typedef struct {
   ws_event_type_t type;
-  uint8_t opcode;      /* WS_OP_TEXT or WS_OP_BINARY for WS_EV_MESSAGE */
-  uint8_t compressed;  /* WS_EV_MESSAGE: RSV1 was set; data is still deflated and its
-                          UTF-8 has NOT been checked (the caller inflates, then checks) */
+  uint8_t opcode;     /* WS_OP_TEXT or WS_OP_BINARY for WS_EV_MESSAGE */
+  uint8_t compressed; /* WS_EV_MESSAGE: RSV1 was set; data is still deflated and its
+                         UTF-8 has NOT been checked (the caller inflates, then checks) */
   uint16_t close_code;
   const uint8_t *data; /* valid until the next ws_parser_feed or ws_parser_free call;
                           may point into the caller's input buffer */
@@ -73,18 +74,18 @@ typedef struct {
  * reassembly buffer. Kept small: an idle parser holds no heap memory. */
 typedef struct {
   const ws_parser_opts_t *opts;
-  uint8_t *buf;         /* reassembly of a fragmented/split message, NULL when idle */
-  size_t buf_len;       /* bytes of the current data message held in buf */
+  uint8_t *buf;   /* reassembly of a fragmented/split message, NULL when idle */
+  size_t buf_len; /* bytes of the current data message held in buf */
   size_t buf_cap;
-  uint64_t frame_left;  /* payload bytes of the current frame still to come */
-  uint64_t frame_pos;   /* payload bytes of the current frame already seen (mask offset) */
+  uint64_t frame_left;   /* payload bytes of the current frame still to come */
+  uint64_t frame_pos;    /* payload bytes of the current frame already seen (mask offset) */
   utf8_validator_t utf8; /* over the current text message */
   uint8_t hdr[WS_MAX_HEADER];
   uint8_t hdr_len;
   uint8_t state;
-  uint8_t frame_op;     /* opcode of the frame being read */
+  uint8_t frame_op; /* opcode of the frame being read */
   uint8_t frame_fin;
-  uint8_t msg_op;       /* opcode of the message in progress, 0 when none */
+  uint8_t msg_op; /* opcode of the message in progress, 0 when none */
   uint8_t msg_compressed;
   uint8_t mask[4];
   uint8_t dead;
@@ -112,8 +113,8 @@ size_t ws_parser_memory(const ws_parser_t *p);
 /* Writes a frame header to out (at least WS_MAX_HEADER bytes) and returns its
  * length (2..14). mask NULL = unmasked (server frames); otherwise the 4-byte
  * mask key is written and the caller masks the payload with ws_mask. */
-size_t ws_frame_header(uint8_t *out, uint8_t opcode, int fin, int rsv1,
-                       uint64_t payload_len, const uint8_t *mask);
+size_t ws_frame_header(uint8_t *out, uint8_t opcode, int fin, int rsv1, uint64_t payload_len,
+                       const uint8_t *mask);
 
 /* Length of the header ws_frame_header would write. */
 size_t ws_frame_header_size(uint64_t payload_len, int masked);
@@ -127,7 +128,6 @@ int ws_close_code_valid(unsigned code);
 
 /* Builds a close payload (2-byte code + reason, reason cut to fit 125 bytes)
  * into out (at least 125 bytes); returns its length. */
-size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason,
-                        size_t reason_len);
+size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason, size_t reason_len);
 
 #endif

@@ -31,32 +31,36 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_KEY_B64_LEN 24 /* base64 of 16 bytes, with "==" */
-#define WS_SHA1_LEN 20
+#define WS_SHA1_LEN    20
 
 /* ---- small text helpers (ASCII only: no locale may change a header) ---- */
 
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
+static int is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 static int is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int is_alnum(char c) { return is_alpha(c) || is_digit(c); }
+static int is_alnum(char c) {
+  return is_alpha(c) || is_digit(c);
+}
 
 static char to_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
 static int eq_nocase(slice_t a, const char *b, size_t blen) {
-  if (a.len != blen)
-    return 0;
+  if (a.len != blen) return 0;
   for (size_t i = 0; i < blen; i++)
-    if (to_lower(a.base[i]) != to_lower(b[i]))
-      return 0;
+    if (to_lower(a.base[i]) != to_lower(b[i])) return 0;
   return 1;
 }
 
@@ -69,8 +73,7 @@ static int slice_is(slice_t s, const char *lit) {
 }
 
 static slice_t trim_ows(slice_t s) {
-  if (!s.base)
-    return s;
+  if (!s.base) return s;
   while (s.len && is_ows(s.base[0])) {
     s.base++;
     s.len--;
@@ -81,26 +84,22 @@ static slice_t trim_ows(slice_t s) {
 }
 
 static int hex_val(char c) {
-  if (is_digit(c))
-    return c - '0';
+  if (is_digit(c)) return c - '0';
   c = to_lower(c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
 
 /* ---- header token lists ---- */
 
 int http_token_list_has(slice_t list, const char *token) {
-  if (!list.base || !token || !token[0])
-    return 0;
+  if (!list.base || !token || !token[0]) return 0;
   size_t tlen = strlen(token);
   const char *p = list.base, *end = list.base + list.len;
   while (p < end) {
     const char *comma = memchr(p, ',', (size_t)(end - p));
     const char *item_end = comma ? comma : end;
-    if (eq_nocase(trim_ows(slice_make(p, (size_t)(item_end - p))), token, tlen))
-      return 1;
+    if (eq_nocase(trim_ows(slice_make(p, (size_t)(item_end - p))), token, tlen)) return 1;
     p = comma ? comma + 1 : end;
   }
   return 0;
@@ -108,36 +107,32 @@ int http_token_list_has(slice_t list, const char *token) {
 
 /* ---- request checks ---- */
 
-static int is_b64(char c) { return is_alnum(c) || c == '+' || c == '/'; }
+static int is_b64(char c) {
+  return is_alnum(c) || c == '+' || c == '/';
+}
 
 /* 16 bytes encode to exactly 22 characters and "=="; anything else decodes
  * to another length or is not base64. */
 static int key_ok(slice_t key) {
   key = trim_ows(key);
-  if (key.len != WS_KEY_B64_LEN)
-    return 0;
+  if (key.len != WS_KEY_B64_LEN) return 0;
   for (size_t i = 0; i < WS_KEY_B64_LEN - 2; i++)
-    if (!is_b64(key.base[i]))
-      return 0;
+    if (!is_b64(key.base[i])) return 0;
   return key.base[22] == '=' && key.base[23] == '=';
 }
 
 static int request_line_ok(const ws_upgrade_req_t *req) {
-  if (!slice_is(req->method, "GET"))
-    return 0;
+  if (!slice_is(req->method, "GET")) return 0;
   return req->http_major > 1 || (req->http_major == 1 && req->http_minor >= 1);
 }
 
 int ws_handshake_check(const ws_upgrade_req_t *req) {
-  if (!req || !request_line_ok(req))
-    return 400;
+  if (!req || !request_line_ok(req)) return 400;
   if (!http_token_list_has(req->upgrade, "websocket") ||
       !http_token_list_has(req->connection, "upgrade") || !req->key.base)
     return 400;
-  if (!slice_is(trim_ows(req->version), "13"))
-    return 426;
-  if (!key_ok(req->key))
-    return 400;
+  if (!slice_is(trim_ows(req->version), "13")) return 426;
+  if (!key_ok(req->key)) return 400;
   return 0;
 }
 
@@ -160,11 +155,9 @@ int ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_KEY_LEN + 1]) 
 }
 
 int ws_id_valid(const char *s, size_t n) {
-  if (!s || n == 0 || n > WS_ID_MAX)
-    return 0;
+  if (!s || n == 0 || n > WS_ID_MAX) return 0;
   for (size_t i = 0; i < n; i++)
-    if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
-      return 0;
+    if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.') return 0;
   return 1;
 }
 
@@ -172,36 +165,31 @@ int ws_id_valid(const char *s, size_t n) {
 
 /* Decodes the escape at in[i] ('%' already seen); -1 when malformed. */
 static int pct_escape(const char *in, size_t n, size_t i) {
-  if (n - i < 3)
-    return -1;
+  if (n - i < 3) return -1;
   int hi = hex_val(in[i + 1]), lo = hex_val(in[i + 2]);
   return (hi < 0 || lo < 0) ? -1 : (hi << 4 | lo);
 }
 
 /* out may equal in: each output byte is written at or before the input
  * byte it comes from, after that input was read. */
-static long pct_decode(const char *in, size_t n, char *out, size_t cap,
-                       int plus_is_space) {
+static long pct_decode(const char *in, size_t n, char *out, size_t cap, int plus_is_space) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     int c = (unsigned char)in[i];
     if (c == '%') {
-      if ((c = pct_escape(in, n, i)) < 0)
-        return -1;
+      if ((c = pct_escape(in, n, i)) < 0) return -1;
       i += 2;
     } else if (c == '+' && plus_is_space) {
       c = ' ';
     }
-    if (c == 0 || o >= cap)
-      return -1;
+    if (c == 0 || o >= cap) return -1;
     out[o++] = (char)c;
   }
   return (long)o;
 }
 
 long url_percent_decode(const char *in, size_t n, char *out, size_t cap) {
-  if (!in && n)
-    return -1;
+  if (!in && n) return -1;
   return pct_decode(in, n, out, cap, 0);
 }
 
@@ -212,22 +200,19 @@ static int query_key_is(slice_t key, const char *name) {
   for (size_t i = 0; i < key.len; i++) {
     int c = (unsigned char)key.base[i];
     if (c == '%') {
-      if ((c = pct_escape(key.base, key.len, i)) < 0)
-        return 0;
+      if ((c = pct_escape(key.base, key.len, i)) < 0) return 0;
       i += 2;
     } else if (c == '+') {
       c = ' ';
     }
-    if (name[j] == '\0' || (unsigned char)name[j] != c)
-      return 0;
+    if (name[j] == '\0' || (unsigned char)name[j] != c) return 0;
     j++;
   }
   return name[j] == '\0';
 }
 
 long url_query_param(slice_t query, const char *name, char *out, size_t cap) {
-  if (!query.base || !name || !name[0])
-    return -1;
+  if (!query.base || !name || !name[0]) return -1;
   const char *p = query.base, *end = query.base + query.len;
   while (p < end) {
     const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -238,8 +223,7 @@ long url_query_param(slice_t query, const char *name, char *out, size_t cap) {
       const char *v = eq ? eq + 1 : pair_end;
       long r = cap ? pct_decode(v, (size_t)(pair_end - v), out, cap - 1, 1) : -1;
       if (r < 0) {
-        if (cap)
-          out[0] = '\0';
+        if (cap) out[0] = '\0';
         return -2;
       }
       out[r] = '\0';
@@ -260,16 +244,13 @@ typedef struct {
 
 static int parse_port(const char *p, const char *end, unsigned *port) {
   size_t n = (size_t)(end - p);
-  if (n == 0 || n > 5)
-    return 0;
+  if (n == 0 || n > 5) return 0;
   unsigned v = 0;
   for (; p < end; p++) {
-    if (!is_digit(*p))
-      return 0;
+    if (!is_digit(*p)) return 0;
     v = v * 10 + (unsigned)(*p - '0');
   }
-  if (v == 0 || v > 65535)
-    return 0;
+  if (v == 0 || v > 65535) return 0;
   *port = v;
   return 1;
 }
@@ -288,8 +269,7 @@ static const char *parse_host(const char *p, const char *end) {
     const char *q = p + 1;
     int colons = 0;
     for (; q < end && *q != ']'; q++) {
-      if (!is_ipv6_char(*q))
-        return NULL;
+      if (!is_ipv6_char(*q)) return NULL;
       colons += *q == ':';
     }
     return (q < end && colons >= 2) ? q + 1 : NULL;
@@ -304,29 +284,24 @@ static const char *parse_host(const char *p, const char *end) {
 static int parse_hostport(slice_t s, unsigned dflt, hostport_t *hp) {
   const char *end = s.base + s.len;
   const char *h_end = s.base ? parse_host(s.base, end) : NULL;
-  if (!h_end)
-    return 0;
+  if (!h_end) return 0;
   hp->host = slice_make(s.base, (size_t)(h_end - s.base));
   hp->port = dflt;
-  if (h_end == end)
-    return 1;
+  if (h_end == end) return 1;
   return *h_end == ':' && parse_port(h_end + 1, end, &hp->port);
 }
 
 static const struct {
   const char *name;
   unsigned port;
-} origin_schemes[] = {
-    {"http", 80}, {"https", 443}, {"ws", 80}, {"wss", 443}};
+} origin_schemes[] = {{"http", 80}, {"https", 443}, {"ws", 80}, {"wss", 443}};
 
 /* RFC 6454 serialisation: "scheme://host[:port]", nothing else. */
 static int parse_origin(slice_t s, hostport_t *hp) {
   s = trim_ows(s);
-  if (!s.base)
-    return 0;
+  if (!s.base) return 0;
   const char *sep = memmem(s.base, s.len, "://", 3);
-  if (!sep)
-    return 0;
+  if (!sep) return 0;
   slice_t scheme = slice_make(s.base, (size_t)(sep - s.base));
   for (size_t i = 0; i < sizeof origin_schemes / sizeof origin_schemes[0]; i++) {
     const char *name = origin_schemes[i].name;
@@ -342,8 +317,7 @@ static int parse_origin(slice_t s, hostport_t *hp) {
 
 static int same_host(slice_t origin, slice_t host, int tls) {
   hostport_t o, h;
-  if (!origin.base)
-    return 1; /* not a browser: cross-site hijacking needs one */
+  if (!origin.base) return 1; /* not a browser: cross-site hijacking needs one */
   if (!parse_origin(origin, &o) || !host.base ||
       !parse_hostport(trim_ows(host), tls ? 443 : 80, &h))
     return 0;
@@ -352,26 +326,20 @@ static int same_host(slice_t origin, slice_t host, int tls) {
 
 static int list_has_star(const char *const *allowed, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (allowed[i] && slice_is(trim_ows(slice_cstr(allowed[i])), "*"))
-      return 1;
+    if (allowed[i] && slice_is(trim_ows(slice_cstr(allowed[i])), "*")) return 1;
   return 0;
 }
 
-int ws_origin_allowed(slice_t origin, slice_t host, int tls,
-                      const char *const *allowed, size_t n) {
-  if (n == 0 || !allowed)
-    return same_host(origin, host, tls);
+int ws_origin_allowed(slice_t origin, slice_t host, int tls, const char *const *allowed, size_t n) {
+  if (n == 0 || !allowed) return same_host(origin, host, tls);
   /* Only browsers send Origin, and any other client could forge one: a
    * missing Origin is not a cross-site page, so it passes here too. */
-  if (list_has_star(allowed, n) || !origin.base)
-    return 1;
+  if (list_has_star(allowed, n) || !origin.base) return 1;
   hostport_t o, e;
-  if (!parse_origin(origin, &o))
-    return 0;
+  if (!parse_origin(origin, &o)) return 0;
   for (size_t i = 0; i < n; i++) {
     if (allowed[i] && parse_origin(slice_cstr(allowed[i]), &e) &&
-        slice_eq_nocase(o.scheme, e.scheme) &&
-        slice_eq_nocase(o.host, e.host) && o.port == e.port)
+        slice_eq_nocase(o.scheme, e.scheme) && slice_eq_nocase(o.host, e.host) && o.port == e.port)
       return 1;
   }
   return 0;
@@ -412,7 +380,9 @@ static void skip_ows(cursor_t *c) {
     c->p++;
 }
 
-static int at(const cursor_t *c, char ch) { return c->p < c->end && *c->p == ch; }
+static int at(const cursor_t *c, char ch) {
+  return c->p < c->end && *c->p == ch;
+}
 
 static slice_t take_token(cursor_t *c) {
   const char *start = c->p;
@@ -443,11 +413,9 @@ static int take_value(cursor_t *c, pval_t *v) {
       c->p++;
       return 0;
     }
-    if (ch == '\\' && ++c->p == c->end)
-      return -1;
+    if (ch == '\\' && ++c->p == c->end) return -1;
     ch = *c->p;
-    if (is_ctl(ch) && ch != '\t')
-      return -1;
+    if (is_ctl(ch) && ch != '\t') return -1;
     pval_push(v, ch);
   }
   return -1; /* unterminated */
@@ -455,10 +423,8 @@ static int take_value(cursor_t *c, pval_t *v) {
 
 /* 8..15 written without leading zeros (RFC 7692 7.1.2), else -1. */
 static int window_bits(const pval_t *v) {
-  if (!v->present || v->too_long)
-    return -1;
-  if (v->len == 1 && (v->buf[0] == '8' || v->buf[0] == '9'))
-    return v->buf[0] - '0';
+  if (!v->present || v->too_long) return -1;
+  if (v->len == 1 && (v->buf[0] == '8' || v->buf[0] == '9')) return v->buf[0] - '0';
   if (v->len == 2 && v->buf[0] == '1' && v->buf[1] >= '0' && v->buf[1] <= '5')
     return 10 + v->buf[1] - '0';
   return -1;
@@ -477,22 +443,17 @@ static const struct {
 static int pmd_value_ok(unsigned bit, const pval_t *v) {
   switch (bit) {
   case PMD_SNCT:
-  case PMD_CNCT:
-    return !v->present;
-  case PMD_SMWB:
-    return window_bits(v) >= 0;
-  default: /* PMD_CMWB: the value is optional */
-    return !v->present || window_bits(v) >= 0;
+  case PMD_CNCT: return !v->present;
+  case PMD_SMWB: return window_bits(v) >= 0;
+  default: /* PMD_CMWB: the value is optional */ return !v->present || window_bits(v) >= 0;
   }
 }
 
 static void pmd_param(pmd_offer_t *o, slice_t name, const pval_t *v) {
   for (size_t i = 0; i < sizeof pmd_params / sizeof pmd_params[0]; i++) {
-    if (!eq_nocase(name, pmd_params[i].name, strlen(pmd_params[i].name)))
-      continue;
+    if (!eq_nocase(name, pmd_params[i].name, strlen(pmd_params[i].name))) continue;
     unsigned bit = pmd_params[i].bit;
-    if ((o->seen & bit) || !pmd_value_ok(bit, v))
-      o->bad = 1;
+    if ((o->seen & bit) || !pmd_value_ok(bit, v)) o->bad = 1;
     o->seen |= bit;
     return;
   }
@@ -504,30 +465,24 @@ static void pmd_param(pmd_offer_t *o, slice_t name, const pval_t *v) {
 static int parse_offer(cursor_t *c, pmd_offer_t *o, int *is_pmd) {
   static const char pmd[] = "permessage-deflate";
   slice_t name = take_token(c);
-  if (!name.len)
-    return -1;
+  if (!name.len) return -1;
   *is_pmd = eq_nocase(name, pmd, sizeof pmd - 1);
   for (;;) {
     skip_ows(c);
-    if (c->p == c->end || *c->p == ',')
-      return 0;
-    if (*c->p != ';')
-      return -1;
+    if (c->p == c->end || *c->p == ',') return 0;
+    if (*c->p != ';') return -1;
     c->p++;
     skip_ows(c);
     slice_t pname = take_token(c);
-    if (!pname.len)
-      return -1;
+    if (!pname.len) return -1;
     pval_t v = {{0}, 0, 0, 0};
     skip_ows(c);
     if (at(c, '=')) {
       c->p++;
       skip_ows(c);
-      if (take_value(c, &v) < 0)
-        return -1;
+      if (take_value(c, &v) < 0) return -1;
     }
-    if (*is_pmd)
-      pmd_param(o, pname, &v);
+    if (*is_pmd) pmd_param(o, pname, &v);
   }
 }
 
@@ -553,13 +508,11 @@ static int pmd_acceptable(const pmd_offer_t *o) {
 }
 
 int ws_pmd_negotiate(slice_t extensions) {
-  if (!extensions.base)
-    return 0;
+  if (!extensions.base) return 0;
   cursor_t c = {extensions.base, extensions.base + extensions.len};
   for (;;) {
     skip_ows(&c);
-    if (c.p == c.end)
-      return 0;
+    if (c.p == c.end) return 0;
     if (*c.p == ',') { /* empty list element (RFC 9110 5.6.1) */
       c.p++;
       continue;

@@ -11,7 +11,7 @@
 #include "slice.h"
 
 #define WS_ACCEPT_KEY_LEN 28 /* base64 of a SHA-1 digest */
-#define WS_ID_MAX 64
+#define WS_ID_MAX         64
 
 /* The fields of a parsed request that the upgrade checks read. A header
  * that occurs several times arrives joined with ", " (RFC 9110 5.3). An
@@ -65,8 +65,7 @@ long url_query_param(slice_t query, const char *name, char *out, size_t cap);
  * list: "*" passes all, so does a request without Origin (not a browser);
  * else an exact, case-insensitive match of the whole origin with an entry
  * (a default port written or not counts the same). */
-int ws_origin_allowed(slice_t origin, slice_t host, int tls,
-                      const char *const *allowed, size_t n);
+int ws_origin_allowed(slice_t origin, slice_t host, int tls, const char *const *allowed, size_t n);
 
 /* permessage-deflate (RFC 7692) negotiation. Parses a
  * Sec-WebSocket-Extensions value strictly: offers are tried in order, and
@@ -80,7 +79,6 @@ int ws_origin_allowed(slice_t origin, slice_t host, int tls,
  * always WS_PMD_RESPONSE), 0 otherwise (also when no offer is usable). */
 int ws_pmd_negotiate(slice_t extensions);
 
-#define WS_PMD_RESPONSE \
-  "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+#define WS_PMD_RESPONSE "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
 #endif

@@ -23,8 +23,7 @@
 
 #define SIG_LEN 32 /* HMAC-SHA256 */
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int b64url_val(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -87,8 +86,8 @@ static int hmac_sha256(const void *key, size_t keylen, const char *data, size_t 
   static const unsigned char empty = 0;
   unsigned int mdlen = 0;
   if (keylen > INT_MAX) return -1;
-  if (!HMAC(EVP_sha256(), keylen ? key : &empty, (int)keylen, (const unsigned char *)data, n,
-            md, &mdlen) ||
+  if (!HMAC(EVP_sha256(), keylen ? key : &empty, (int)keylen, (const unsigned char *)data, n, md,
+            &mdlen) ||
       mdlen != SIG_LEN)
     return -1;
   return 0;
@@ -146,8 +145,8 @@ out:
   return r;
 }
 
-int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keylen,
-                     const char *sub, size_t sublen, double now) {
+int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keylen, const char *sub,
+                     size_t sublen, double now) {
   unsigned char buf[JWT_HS256_MAX_LEN * 3 / 4 + 4];
   unsigned char mac[SIG_LEN];
   const char *d1, *d2, *sig;
@@ -164,8 +163,7 @@ int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keyl
   hlen = (size_t)(d1 - token);
   plen = (size_t)(d2 - d1 - 1);
   slen = len - (size_t)(sig - token);
-  if (memchr(sig, '.', slen) || hlen == 0 || plen == 0)
-    return JWT_HS256_E_FORMAT;
+  if (memchr(sig, '.', slen) || hlen == 0 || plen == 0) return JWT_HS256_E_FORMAT;
   /* The payload must be well-formed base64url too, but it is decoded only
    * after the signature matched; check its alphabet now so a garbage
    * payload is a format error whatever the signature. */
@@ -176,8 +174,7 @@ int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keyl
 
   dl = b64url_decode(sig, slen, buf);
   if (dl < 0) return JWT_HS256_E_FORMAT;
-  if (hmac_sha256(key, keylen, token, (size_t)(d2 - token), mac) != 0)
-    return JWT_HS256_E_NOMEM;
+  if (hmac_sha256(key, keylen, token, (size_t)(d2 - token), mac) != 0) return JWT_HS256_E_NOMEM;
   /* The length of a signature is public (always 32); its bytes are
    * compared in constant time. */
   diff = dl != SIG_LEN || CRYPTO_memcmp(buf, mac, SIG_LEN) != 0;
@@ -187,8 +184,8 @@ int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keyl
   return check_claims(d1 + 1, plen, buf, sub, sublen, now);
 }
 
-long jwt_hs256_sign(const void *key, size_t keylen, const char *sub, size_t sublen,
-                    long long iat, long long exp, char *out, size_t cap) {
+long jwt_hs256_sign(const void *key, size_t keylen, const char *sub, size_t sublen, long long iat,
+                    long long exp, char *out, size_t cap) {
   static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
   unsigned char mac[SIG_LEN];
   json_t *claims;
@@ -202,8 +199,7 @@ long jwt_hs256_sign(const void *key, size_t keylen, const char *sub, size_t subl
   json_decref(claims);
   if (!payload) return JWT_HS256_E_NOMEM;
   plen = strlen(payload);
-  need = ((sizeof header - 1) * 4 + 2) / 3 + 1 + (plen * 4 + 2) / 3 + 1 +
-         (SIG_LEN * 4 + 2) / 3 + 1;
+  need = ((sizeof header - 1) * 4 + 2) / 3 + 1 + (plen * 4 + 2) / 3 + 1 + (SIG_LEN * 4 + 2) / 3 + 1;
   if (need > cap) {
     free(payload);
     return JWT_HS256_E_LENGTH;

@@ -38,14 +38,14 @@ enum {
  * sub[0..sublen), exp a number > now, nbf (optional) a number <= now. Other
  * claims (iat, ...) are ignored. now: seconds since the epoch. Returns
  * JWT_HS256_OK or the first failing JWT_HS256_E_*. */
-int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keylen,
-                     const char *sub, size_t sublen, double now);
+int jwt_hs256_verify(const char *token, size_t len, const void *key, size_t keylen, const char *sub,
+                     size_t sublen, double now);
 
 /* Writes a signed token {"alg":"HS256","typ":"JWT"}.{"sub":..,"iat":..,
  * "exp":..} and a NUL to out (capacity cap). Returns its length, or
  * JWT_HS256_E_LENGTH when it does not fit, JWT_HS256_E_NOMEM. */
-long jwt_hs256_sign(const void *key, size_t keylen, const char *sub, size_t sublen,
-                    long long iat, long long exp, char *out, size_t cap);
+long jwt_hs256_sign(const void *key, size_t keylen, const char *sub, size_t sublen, long long iat,
+                    long long exp, char *out, size_t cap);
 
 /* A short English reason for a result code ("bad signature", ...). */
 const char *jwt_hs256_strerror(int code);

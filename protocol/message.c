@@ -32,8 +32,7 @@
 /* ---- strbuf ---------------------------------------------------------- */
 
 int strbuf_reserve(strbuf_t *b, size_t extra) {
-  if (extra <= b->cap - b->len)
-    return 0;
+  if (extra <= b->cap - b->len) return 0;
   if (extra > SIZE_MAX - b->len) {
     errno = ENOMEM;
     return -1;
@@ -44,18 +43,15 @@ int strbuf_reserve(strbuf_t *b, size_t extra) {
   while (cap < need)
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   char *p = realloc(b->buf, cap);
-  if (!p)
-    return -1;
+  if (!p) return -1;
   b->buf = p;
   b->cap = cap;
   return 0;
 }
 
 int strbuf_append(strbuf_t *b, const void *p, size_t n) {
-  if (n == 0)
-    return 0;
-  if (n > b->cap - b->len && strbuf_reserve(b, n) < 0)
-    return -1;
+  if (n == 0) return 0;
+  if (n > b->cap - b->len && strbuf_reserve(b, n) < 0) return -1;
   memcpy(b->buf + b->len, p, n);
   b->len += n;
   return 0;
@@ -68,7 +64,9 @@ void strbuf_free(strbuf_t *b) {
 }
 
 /* Unchecked append: the caller has reserved the room. */
-static inline void put_byte(strbuf_t *b, char c) { b->buf[b->len++] = c; }
+static inline void put_byte(strbuf_t *b, char c) {
+  b->buf[b->len++] = c;
+}
 
 #define APPEND_LIT(b, s) strbuf_append((b), (s), sizeof(s) - 1)
 
@@ -88,21 +86,18 @@ int msg_decode(const char *text, size_t len, msg_in_t *out, const char **why) {
    * check stays on: the whole text must be exactly one value. */
   json_t *root = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
   if (!root) {
-    if (why)
-      *why = "invalid JSON";
+    if (why) *why = "invalid JSON";
     return MSG_INVALID_JSON;
   }
   if (!json_is_object(root)) {
     json_decref(root);
-    if (why)
-      *why = "message must be a JSON object";
+    if (why) *why = "message must be a JSON object";
     return MSG_INVALID_MESSAGE;
   }
   json_t *type = json_object_get(root, "type");
   if (!json_is_string(type)) {
     json_decref(root);
-    if (why)
-      *why = "field 'type' must be a string";
+    if (why) *why = "field 'type' must be a string";
     return MSG_INVALID_MESSAGE;
   }
   out->root = root;
@@ -152,8 +147,7 @@ void msg_timestamp(int64_t unix_usec, char out[MSG_TIMESTAMP_LEN + 1]) {
   }
   time_t t = (time_t)sec;
   struct tm tm;
-  if (!gmtime_r(&t, &tm))
-    memset(&tm, 0, sizeof(tm)); /* cannot happen inside the clamped range */
+  if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof(tm)); /* cannot happen inside the clamped range */
   char *p = out;
   p = put_digits(p, (unsigned)(tm.tm_year + 1900), 4);
   *p++ = '-';
@@ -217,13 +211,10 @@ int msg_json_string(strbuf_t *out, const char *s, size_t n) {
     const unsigned char *run = p;
     while (p < end && !escape_table[*p])
       p++;
-    if (strbuf_append(out, run, (size_t)(p - run)) < 0)
-      goto fail;
-    if (p < end && put_escape(out, *p++) < 0)
-      goto fail;
+    if (strbuf_append(out, run, (size_t)(p - run)) < 0) goto fail;
+    if (p < end && put_escape(out, *p++) < 0) goto fail;
   }
-  if (strbuf_append(out, "\"", 1) < 0)
-    goto fail;
+  if (strbuf_append(out, "\"", 1) < 0) goto fail;
   return 0;
 fail:
   out->len = start_len;
@@ -239,8 +230,7 @@ static int put_integer(strbuf_t *b, json_int_t v) {
     *--p = (char)('0' + m % 10);
     m /= 10;
   } while (m);
-  if (v < 0)
-    *--p = '-';
+  if (v < 0) *--p = '-';
   return strbuf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
@@ -250,8 +240,7 @@ static int put_integer(strbuf_t *b, json_int_t v) {
 static int bump_last_digit(char *s) {
   char *p = strchr(s, 'e') - 1;
   for (; p >= s; p--) {
-    if (*p == '.')
-      continue;
+    if (*p == '.') continue;
     if (*p != '9') {
       (*p)++;
       return 0;
@@ -278,8 +267,7 @@ static int shortest_digits(double d, char digits[24], int *exp10) {
   int pow2 = frexp(d, &exp2) == 0.5;
   for (int prec = d < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
     snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
-    if (prec == 16 || strtod(tmp, NULL) == d)
-      break;
+    if (prec == 16 || strtod(tmp, NULL) == d) break;
     if (prec == 15 && pow2 && strtod(tmp, NULL) < d && bump_last_digit(tmp) == 0 &&
         strtod(tmp, NULL) == d)
       break;
@@ -288,8 +276,7 @@ static int shortest_digits(double d, char digits[24], int *exp10) {
   int n = 0;
   const char *p = tmp;
   for (; *p != 'e'; p++)
-    if (*p != '.')
-      digits[n++] = *p;
+    if (*p != '.') digits[n++] = *p;
   *exp10 = atoi(p + 1);
   while (n > 1 && digits[n - 1] == '0')
     n--;
@@ -300,8 +287,7 @@ static int shortest_digits(double d, char digits[24], int *exp10) {
  * the exponent is in [-4, 16), else scientific with a signed, at least
  * two-digit exponent; positional always has a '.' ("1.0"). */
 static int put_real(strbuf_t *b, double d) {
-  if (!isfinite(d))
-    return -1; /* Python would write Infinity/NaN: not JSON */
+  if (!isfinite(d)) return -1; /* Python would write Infinity/NaN: not JSON */
   char digits[24], s[48];
   size_t n = 0;
   int e;
@@ -312,8 +298,7 @@ static int put_real(strbuf_t *b, double d) {
   int nd = 1;
   digits[0] = '0';
   e = 0;
-  if (d != 0)
-    nd = shortest_digits(d, digits, &e);
+  if (d != 0) nd = shortest_digits(d, digits, &e);
   if (e < -4 || e >= 16) {
     s[n++] = digits[0];
     if (nd > 1) {
@@ -351,12 +336,10 @@ static int encode_object(strbuf_t *b, const json_t *v, int depth) {
   size_t key_len;
   json_t *val;
   int first = 1;
-  if (strbuf_append(b, "{", 1) < 0)
-    return -1;
+  if (strbuf_append(b, "{", 1) < 0) return -1;
   /* jansson's iteration API is not const-qualified; it does not modify. */
   json_object_keylen_foreach((json_t *)v, key, key_len, val) {
-    if (!first && strbuf_append(b, ",", 1) < 0)
-      return -1;
+    if (!first && strbuf_append(b, ",", 1) < 0) return -1;
     first = 0;
     if (msg_json_string(b, key, key_len) < 0 || strbuf_append(b, ":", 1) < 0 ||
         encode_value(b, val, depth + 1) < 0)
@@ -367,13 +350,10 @@ static int encode_object(strbuf_t *b, const json_t *v, int depth) {
 
 static int encode_array(strbuf_t *b, const json_t *v, int depth) {
   size_t n = json_array_size(v);
-  if (strbuf_append(b, "[", 1) < 0)
-    return -1;
+  if (strbuf_append(b, "[", 1) < 0) return -1;
   for (size_t i = 0; i < n; i++) {
-    if (i && strbuf_append(b, ",", 1) < 0)
-      return -1;
-    if (encode_value(b, json_array_get(v, i), depth + 1) < 0)
-      return -1;
+    if (i && strbuf_append(b, ",", 1) < 0) return -1;
+    if (encode_value(b, json_array_get(v, i), depth + 1) < 0) return -1;
   }
   return strbuf_append(b, "]", 1);
 }
@@ -381,8 +361,7 @@ static int encode_array(strbuf_t *b, const json_t *v, int depth) {
 /* On error, leaves garbage past the caller's starting length; the public
  * entry points cut it off. */
 static int encode_value(strbuf_t *b, const json_t *v, int depth) {
-  if (depth > ENCODE_MAX_DEPTH)
-    return -1;
+  if (depth > ENCODE_MAX_DEPTH) return -1;
   switch (json_typeof(v)) {
   case JSON_OBJECT: return encode_object(b, v, depth);
   case JSON_ARRAY: return encode_array(b, v, depth);
@@ -399,8 +378,7 @@ static int encode_value(strbuf_t *b, const json_t *v, int depth) {
 int msg_json_encode(strbuf_t *out, const json_t *v) {
   size_t start_len = out->len;
   int rc = v ? encode_value(out, v, 0) : APPEND_LIT(out, "null");
-  if (rc < 0)
-    out->len = start_len;
+  if (rc < 0) out->len = start_len;
   return rc;
 }
 
@@ -408,22 +386,20 @@ static int put_string_or_null(strbuf_t *b, const char *s) {
   return s ? msg_json_string(b, s, strlen(s)) : APPEND_LIT(b, "null");
 }
 
-int msg_envelope_encode(strbuf_t *out, const char *type, size_t type_len,
-                        const json_t *data, const char *client_id,
-                        const char *room, const char *timestamp) {
+int msg_envelope_encode(strbuf_t *out, const char *type, size_t type_len, const json_t *data,
+                        const char *client_id, const char *room, const char *timestamp) {
   size_t start_len = out->len;
   /* Room for the fixed keys, ids and a small data value, so a typical
    * envelope costs at most one growth of a fresh buffer. */
-  if (strbuf_reserve(out, 128 + type_len) < 0)
-    return -1;
+  if (strbuf_reserve(out, 128 + type_len) < 0) return -1;
   if (APPEND_LIT(out, "{\"type\":") < 0 || msg_json_string(out, type, type_len) < 0 ||
       APPEND_LIT(out, ",\"data\":") < 0 || msg_json_encode(out, data) < 0 ||
       APPEND_LIT(out, ",\"client_id\":") < 0 || put_string_or_null(out, client_id) < 0)
     goto fail;
   if (room && (APPEND_LIT(out, ",\"room\":") < 0 || msg_json_string(out, room, strlen(room)) < 0))
     goto fail;
-  if (APPEND_LIT(out, ",\"timestamp\":") < 0 || msg_json_string(out, timestamp, strlen(timestamp)) < 0 ||
-      APPEND_LIT(out, "}") < 0)
+  if (APPEND_LIT(out, ",\"timestamp\":") < 0 ||
+      msg_json_string(out, timestamp, strlen(timestamp)) < 0 || APPEND_LIT(out, "}") < 0)
     goto fail;
   return 0;
 fail:

@@ -29,13 +29,13 @@ enum {
 
 /* A decoded client message. Owned by the caller; msg_in_free releases. */
 typedef struct {
-  json_t *root;            /* the whole object (owned) */
-  const char *type;        /* root.type, borrowed from root */
+  json_t *root;     /* the whole object (owned) */
+  const char *type; /* root.type, borrowed from root */
   size_t type_len;
-  json_t *data;            /* root.data, borrowed; NULL when absent */
-  json_t *recipient_id;    /* root.recipient_id, else data.recipient_id when data is an
-                              object; borrowed, NULL when absent; not validated */
-  json_t *room;            /* root.room, borrowed, NULL when absent; not validated */
+  json_t *data;         /* root.data, borrowed; NULL when absent */
+  json_t *recipient_id; /* root.recipient_id, else data.recipient_id when data is an
+                           object; borrowed, NULL when absent; not validated */
+  json_t *room;         /* root.room, borrowed, NULL when absent; not validated */
 } msg_in_t;
 
 /* Decodes one client text message. Returns MSG_OK, MSG_INVALID_JSON or
@@ -56,9 +56,8 @@ void msg_timestamp(int64_t unix_usec, char out[MSG_TIMESTAMP_LEN + 1]);
  * reads back to the same double, as Python's repr does (1.0, 0.1, 1e+16).
  * Returns 0, or -1 on ENOMEM or an unencodable value (out then unchanged
  * in length). */
-int msg_envelope_encode(strbuf_t *out, const char *type, size_t type_len,
-                        const json_t *data, const char *client_id,
-                        const char *room, const char *timestamp);
+int msg_envelope_encode(strbuf_t *out, const char *type, size_t type_len, const json_t *data,
+                        const char *client_id, const char *room, const char *timestamp);
 
 /* Appends any JSON value compactly with the rules above. 0 or -1. */
 int msg_json_encode(strbuf_t *out, const json_t *v);

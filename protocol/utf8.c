@@ -104,38 +104,37 @@ static size_t skip_ascii(const uint8_t *p, size_t n) {
   uint64_t w;
   for (; i + 8 <= n; i += 8) {
     memcpy(&w, p + i, 8); /* unaligned-safe load */
-    if (w & UINT64_C(0x8080808080808080))
-      break;
+    if (w & UINT64_C(0x8080808080808080)) break;
   }
   return i;
 }
 
-void utf8_init(utf8_validator_t *v) { v->state = S_ACCEPT; }
+void utf8_init(utf8_validator_t *v) {
+  v->state = S_ACCEPT;
+}
 
 int utf8_feed(utf8_validator_t *v, const uint8_t *p, size_t n) {
   uint32_t s = v->state;
   size_t i = 0;
-  if (s == S_REJECT)
-    return -1;
+  if (s == S_REJECT) return -1;
   while (i < n) {
     if (s == S_ACCEPT) {
       i += skip_ascii(p + i, n - i);
-      if (i == n)
-        break;
+      if (i == n) break;
     }
     s = next_state[s][byte_class[p[i++]]];
-    if (s == S_REJECT)
-      break;
+    if (s == S_REJECT) break;
   }
   v->state = s;
   return s == S_REJECT ? -1 : 0;
 }
 
-int utf8_complete(const utf8_validator_t *v) { return v->state == S_ACCEPT; }
+int utf8_complete(const utf8_validator_t *v) {
+  return v->state == S_ACCEPT;
+}
 
 int utf8_validate(const uint8_t *p, size_t n) {
   utf8_validator_t v = {S_ACCEPT};
-  if (utf8_feed(&v, p, n) < 0 || !utf8_complete(&v))
-    return -1;
+  if (utf8_feed(&v, p, n) < 0 || !utf8_complete(&v)) return -1;
   return 0;
 }

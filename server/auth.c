@@ -15,8 +15,8 @@ int auth_enabled(const config_t *cfg) {
 
 static void auth_fail(conn_t *c, const char *id, size_t idlen, const char *why) {
   char peer[64];
-  log_info("auth failed for %s as %.*s: %s", conn_peer_str(c, peer, sizeof peer), (int)idlen,
-           id, why);
+  log_info("auth failed for %s as %.*s: %s", conn_peer_str(c, peer, sizeof peer), (int)idlen, id,
+           why);
 }
 
 int auth_check_upgrade(conn_t *c, slice_t query, const char *id, size_t idlen) {

@@ -22,17 +22,17 @@
 #include "server.h"
 #include "ws.h"
 
-#define TICK_MS 100
-#define HEARTBEAT_MS 3000
-#define PEER_TIMEOUT_MS 7000     /* a peer silent this long is dropped */
-#define ECHO_TIMEOUT_MS 10000    /* our own heartbeats unseen this long: reconnect */
-#define KEY_TTL_S 10             /* the HASH outlives 3 heartbeats */
+#define TICK_MS            100
+#define HEARTBEAT_MS       3000
+#define PEER_TIMEOUT_MS    7000  /* a peer silent this long is dropped */
+#define ECHO_TIMEOUT_MS    10000 /* our own heartbeats unseen this long: reconnect */
+#define KEY_TTL_S          10    /* the HASH outlives 3 heartbeats */
 #define CONNECT_TIMEOUT_MS 5000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define CLOSE_TIMEOUT_MS 2000
-#define PUB_BACKLOG_MAX ((size_t)64 << 20) /* bytes unsent to Redis before we drop */
-#define NODE_ID_MAX 64
+#define BACKOFF_MIN_MS     100
+#define BACKOFF_MAX_MS     5000
+#define CLOSE_TIMEOUT_MS   2000
+#define PUB_BACKLOG_MAX    ((size_t)64 << 20) /* bytes unsent to Redis before we drop */
+#define NODE_ID_MAX        64
 
 /* --- types ------------------------------------------------------------ */
 
@@ -74,7 +74,7 @@ struct rnode_s {
   uint64_t last_seen; /* uv_now of its last message */
   rclient_t *clients;
   size_t n_clients;
-  uint32_t gen;       /* re-read generation, to recognise a late answer */
+  uint32_t gen; /* re-read generation, to recognise a late answer */
   unsigned resync_pending : 1;
   unsigned resync_again : 1;
   ovl_t *ovl, *ovl_tail;
@@ -121,13 +121,13 @@ struct cluster_s {
   uv_getaddrinfo_t gai;
   uint64_t connect_started, retry_at, backoff_ms, close_deadline;
 
-  int pending_subs;       /* SUBSCRIBE acknowledgements awaited: the gate */
+  int pending_subs; /* SUBSCRIBE acknowledgements awaited: the gate */
   cmd_t *q_head, *q_tail;
 
-  uint64_t seq;           /* own presence sequence number */
+  uint64_t seq; /* own presence sequence number */
   uint64_t next_hb, last_echo, dup_warned;
 
-  manager_t peers;        /* every other node's clients and rooms */
+  manager_t peers; /* every other node's clients and rooms */
   rnode_t *nodes;
 
   uv_timer_t timer;
@@ -144,7 +144,8 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv);
 /* --- small helpers ------------------------------------------------------ */
 
 static uint64_t fnv(uint64_t h, const char *p, size_t n) {
-  while (n--) h = (h ^ (uint8_t)*p++) * 1099511628211ULL;
+  while (n--)
+    h = (h ^ (uint8_t)*p++) * 1099511628211ULL;
   return h;
 }
 #define FNV_INIT 1469598103934665603ULL
@@ -197,14 +198,17 @@ typedef struct {
 
 static slice_t tok_next(toks_t *t) {
   const char *s;
-  while (t->p < t->end && *t->p == ' ') t->p++;
+  while (t->p < t->end && *t->p == ' ')
+    t->p++;
   s = t->p;
-  while (t->p < t->end && *t->p != ' ') t->p++;
+  while (t->p < t->end && *t->p != ' ')
+    t->p++;
   return slice_make(s, (size_t)(t->p - s));
 }
 
 static slice_t tok_rest(toks_t *t) {
-  while (t->p < t->end && *t->p == ' ') t->p++;
+  while (t->p < t->end && *t->p == ' ')
+    t->p++;
   return slice_make(t->p, (size_t)(t->end - t->p));
 }
 
@@ -243,7 +247,9 @@ static int parse_hex64(slice_t s, uint64_t *out) {
   return 1;
 }
 
-static int id_ok(slice_t s) { return s.len && ws_id_valid(s.base, s.len); }
+static int id_ok(slice_t s) {
+  return s.len && ws_id_valid(s.base, s.len);
+}
 
 /* The later claim wins; equal claims go to the greater node id. */
 static int claim_wins(int64_t c1, const char *n1, int64_t c2, const char *n2) {
@@ -275,8 +281,10 @@ static void rpoll_cb(uv_poll_t *h, int status, int events) {
 
 static void rpoll_start(rpoll_t *p) {
   if (uv_is_closing((uv_handle_t *)&p->poll)) return;
-  if (p->events) uv_poll_start(&p->poll, p->events, rpoll_cb);
-  else uv_poll_stop(&p->poll);
+  if (p->events)
+    uv_poll_start(&p->poll, p->events, rpoll_cb);
+  else
+    uv_poll_stop(&p->poll);
 }
 
 static void rpoll_add_read(void *d) {
@@ -303,7 +311,9 @@ static void rpoll_del_write(void *d) {
   rpoll_start(p);
 }
 
-static void rpoll_closed(uv_handle_t *h) { free(h->data); }
+static void rpoll_closed(uv_handle_t *h) {
+  free(h->data);
+}
 
 /* hiredis frees the context: the handle closes, its memory goes in the
  * close callback (the loop runs until then). */
@@ -359,8 +369,7 @@ static void pub_argv(cluster_t *cl, redisCallbackFn *fn, int argc, const char **
   if (!cl->up || !cl->pub) return;
   if (sdslen((sds)cl->pub->c.obuf) > PUB_BACKLOG_MAX) {
     if (!cl->backlog_logged)
-      log_warn("cluster: more than %zu bytes unsent to redis: dropping publishes",
-               PUB_BACKLOG_MAX);
+      log_warn("cluster: more than %zu bytes unsent to redis: dropping publishes", PUB_BACKLOG_MAX);
     cl->backlog_logged = 1;
     return;
   }
@@ -374,8 +383,10 @@ static void pub_argv(cluster_t *cl, redisCallbackFn *fn, int argc, const char **
       return;
     }
     q->fn = fn;
-    if (cl->q_tail) cl->q_tail->next = q;
-    else cl->q_head = q;
+    if (cl->q_tail)
+      cl->q_tail->next = q;
+    else
+      cl->q_head = q;
     cl->q_tail = q;
     return;
   }
@@ -394,8 +405,8 @@ static void gate_release(cluster_t *cl) {
 }
 
 /* PUBLISH channel "<origin>\n<hdr>\n<env>". */
-static void publish(cluster_t *cl, const char *channel, size_t chlen, const char *hdr,
-                    size_t hlen, const char *env, size_t elen) {
+static void publish(cluster_t *cl, const char *channel, size_t chlen, const char *hdr, size_t hlen,
+                    const char *env, size_t elen) {
   const char *argv[3];
   size_t lens[3];
   if (!cl->up) return;
@@ -490,7 +501,8 @@ static void state_delete(cluster_t *cl, const char *id) {
 static uint64_t local_digest(const server_t *s) {
   uint64_t d = 0;
   const client_t *c;
-  for (c = s->mgr.first; c; c = c->next) d ^= client_digest(c);
+  for (c = s->mgr.first; c; c = c->next)
+    d ^= client_digest(c);
   return d;
 }
 
@@ -617,10 +629,10 @@ static int encode_event(cluster_t *cl, const char *type, json_t *data, const cha
 static void emit_user(cluster_t *cl, const char *type, const char *id) {
   server_t *s = cl->srv;
   if (!s->mgr.first) return;
-  if (encode_event(cl, type,
-                   json_pack("{s:s,s:I}", "user_id", id, "count",
-                             (json_int_t)cluster_clients_total(s)),
-                   NULL) == 0)
+  if (encode_event(
+          cl, type,
+          json_pack("{s:s,s:I}", "user_id", id, "count", (json_int_t)cluster_clients_total(s)),
+          NULL) == 0)
     deliver_all(cl, slice_make(cl->env.buf, cl->env.len));
 }
 
@@ -656,7 +668,8 @@ static rnode_t *node_new(cluster_t *cl, slice_t id, int64_t inc) {
   rn->id_len = id.len;
   rn->inc = inc;
   rn->last_seen = uv_now(cl->loop);
-  for (pp = &cl->nodes; *pp; pp = &(*pp)->next) {}
+  for (pp = &cl->nodes; *pp; pp = &(*pp)->next) {
+  }
   *pp = rn;
   return rn;
 }
@@ -684,8 +697,10 @@ static void ovl_add(rnode_t *rn, uint64_t seq, slice_t id, const slice_t *value)
     free(o);
     return;
   }
-  if (rn->ovl_tail) rn->ovl_tail->next = o;
-  else rn->ovl = o;
+  if (rn->ovl_tail)
+    rn->ovl_tail->next = o;
+  else
+    rn->ovl = o;
   rn->ovl_tail = o;
 }
 
@@ -737,20 +752,26 @@ static void remove_remote(cluster_t *cl, rclient_t *rc, int events, slice_t env)
     if (events) emit_room(cl, "room_left", id, rname);
   }
   manager_remove(&cl->peers, &rc->client);
-  if (rc->nprev) rc->nprev->nnext = rc->nnext;
-  else rn->clients = rc->nnext;
+  if (rc->nprev)
+    rc->nprev->nnext = rc->nnext;
+  else
+    rn->clients = rc->nnext;
   if (rc->nnext) rc->nnext->nprev = rc->nprev;
   rn->n_clients--;
   free(rc);
   if (!events) return;
-  if (env.len) deliver_all(cl, env);
-  else emit_user(cl, "user_left", id);
+  if (env.len)
+    deliver_all(cl, env);
+  else
+    emit_user(cl, "user_left", id);
 }
 
 static void node_drop(cluster_t *cl, rnode_t *rn, int events) {
   rnode_t **pp;
-  while (rn->clients) remove_remote(cl, rn->clients, events, slice_make(NULL, 0));
-  for (pp = &cl->nodes; *pp && *pp != rn; pp = &(*pp)->next) {}
+  while (rn->clients)
+    remove_remote(cl, rn->clients, events, slice_make(NULL, 0));
+  for (pp = &cl->nodes; *pp && *pp != rn; pp = &(*pp)->next) {
+  }
   if (*pp) *pp = rn->next;
   ovl_clear(rn);
   free(rn);
@@ -759,7 +780,8 @@ static void node_drop(cluster_t *cl, rnode_t *rn, int events) {
 static uint64_t node_digest(const rnode_t *rn) {
   uint64_t d = 0;
   const rclient_t *rc;
-  for (rc = rn->clients; rc; rc = rc->nnext) d ^= client_digest(&rc->client);
+  for (rc = rn->clients; rc; rc = rc->nnext)
+    d ^= client_digest(&rc->client);
   return d;
 }
 
@@ -809,8 +831,10 @@ static int apply_claim(cluster_t *cl, rnode_t *rn, slice_t id, slice_t value, sl
   rc->mark = 1;
   if (!present) {
     copy_cstr(idz, sizeof idz, id);
-    if (env.len) deliver_all(cl, env);
-    else if (events) emit_user(cl, "user_joined", idz);
+    if (env.len)
+      deliver_all(cl, env);
+    else if (events)
+      emit_user(cl, "user_joined", idz);
   }
   set_rooms(cl, rc, tok_rest(&t), events);
   return present ? CLAIM_UPDATED : CLAIM_NEW;
@@ -853,7 +877,8 @@ static void snapshot_apply(cluster_t *cl, rnode_t *rn, const redisReply *r) {
   /* No HASH (expired, or Redis lost it and the node has not rewritten it
    * yet), or another incarnation's: nothing to learn from it. */
   if (!have_inc || inc != rn->inc) return;
-  for (rc = rn->clients; rc; rc = rc->nnext) rc->mark = 0;
+  for (rc = rn->clients; rc; rc = rc->nnext)
+    rc->mark = 0;
   for (i = 0; i + 1 < r->elements; i += 2) {
     const redisReply *f = r->element[i], *v = r->element[i + 1];
     slice_t id = slice_make(f->str, f->len);
@@ -934,8 +959,10 @@ static void on_delta(cluster_t *cl, rnode_t *rn, char kind, toks_t *t, slice_t e
   if (!parse_u64(tok_next(t), &seq) || !id_ok(id = tok_next(t))) return;
   if (seq <= rn->seq) return; /* already in a snapshot applied */
   if (seq != rn->seq + 1) {
-    if (!rn->resync_pending) resync(cl, rn);
-    else if (rn->seq) rn->resync_again = 1;
+    if (!rn->resync_pending)
+      resync(cl, rn);
+    else if (rn->seq)
+      rn->resync_again = 1;
   }
   rn->seq = seq;
   switch (kind) {
@@ -974,8 +1001,8 @@ static void on_heartbeat(cluster_t *cl, rnode_t *rn, toks_t *t) {
   if (tok_next(t).len) heartbeat(cl, 0); /* "hello": a node (re)joined */
   if (!rn->resync_pending &&
       (seq != rn->seq || count != rn->n_clients || digest != node_digest(rn))) {
-    log_debug("cluster: node %s disagrees with our replica (seq %" PRIu64 "/%" PRIu64
-              ", %" PRIu64 "/%zu clients): re-reading",
+    log_debug("cluster: node %s disagrees with our replica (seq %" PRIu64 "/%" PRIu64 ", %" PRIu64
+              "/%zu clients): re-reading",
               rn->id, seq, rn->seq, count, rn->n_clients);
     resync(cl, rn);
   }
@@ -1037,8 +1064,7 @@ static void on_message(cluster_t *cl, const char *p, size_t len) {
   if (slice_eq(origin, slice_make(cl->node_id, cl->node_len))) {
     if (inc != cl->inc) {
       if (now - cl->dup_warned > 10000 || !cl->dup_warned)
-        log_error("cluster: another process uses node_id %s: give each node its own",
-                  cl->node_id);
+        log_error("cluster: another process uses node_id %s: give each node its own", cl->node_id);
       cl->dup_warned = now;
     } else if (kind == 'H') {
       cl->last_echo = now;
@@ -1165,7 +1191,8 @@ static void session_begin(cluster_t *cl) {
   state_rewrite(cl);
   heartbeat(cl, 1);
   /* The replica was frozen while we could not hear the peers. */
-  for (rn = cl->nodes; rn; rn = rn->next) rn->last_seen = now;
+  for (rn = cl->nodes; rn; rn = rn->next)
+    rn->last_seen = now;
   cl->last_echo = now;
   cl->next_hb = now + HEARTBEAT_MS;
 }
@@ -1203,13 +1230,17 @@ static void on_connect(const redisAsyncContext *ac, int status) {
                cl->port, ac->errstr ? ac->errstr : "error");
     cl->failing_logged = 1;
     /* hiredis frees this context when we return. */
-    if (is_pub) cl->pub = NULL;
-    else cl->sub = NULL;
+    if (is_pub)
+      cl->pub = NULL;
+    else
+      cl->sub = NULL;
     session_fail(cl);
     return;
   }
-  if (is_pub) cl->pub_ok = 1;
-  else cl->sub_ok = 1;
+  if (is_pub)
+    cl->pub_ok = 1;
+  else
+    cl->sub_ok = 1;
   if (cl->pub_ok && cl->sub_ok) session_begin(cl);
 }
 
@@ -1217,8 +1248,10 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   cluster_t *cl = ac->data;
   (void)status;
   if (ac != cl->pub && ac != cl->sub) return; /* one we let go ourselves */
-  if (ac == cl->pub) cl->pub = NULL;
-  else cl->sub = NULL;
+  if (ac == cl->pub)
+    cl->pub = NULL;
+  else
+    cl->sub = NULL;
   if (cl->closing) {
     maybe_closed(cl);
     return;
@@ -1412,11 +1445,10 @@ int cluster_start(server_t *s, cluster_t **out) {
   else
     default_node_id(cl->node_id, sizeof cl->node_id);
   cl->node_len = strlen(cl->node_id);
-  cl->prefix = strdup(cfg->channel_prefix && *cfg->channel_prefix ? cfg->channel_prefix
-                                                                   : "fastws");
+  cl->prefix = strdup(cfg->channel_prefix && *cfg->channel_prefix ? cfg->channel_prefix : "fastws");
   cl->inc = server_now_usec();
-  cl->origin_len = (size_t)snprintf(cl->origin, sizeof cl->origin, "%s %" PRId64 "\n",
-                                    cl->node_id, cl->inc);
+  cl->origin_len =
+      (size_t)snprintf(cl->origin, sizeof cl->origin, "%s %" PRId64 "\n", cl->node_id, cl->inc);
   set_str(&cl->ch_all, cl->prefix, ":all", 4);
   set_str(&cl->ch_presence, cl->prefix, ":presence", 9);
   cl->ch_node.len = cl->key.len = 0;
@@ -1427,8 +1459,7 @@ int cluster_start(server_t *s, cluster_t **out) {
   strbuf_append(&cl->key, "", 1);
   cl->key.len--;
   cl->backoff_ms = BACKOFF_MIN_MS;
-  if (!cl->prefix || !cl->ch_all.buf || !cl->ch_presence.buf || !cl->ch_node.buf ||
-      !cl->key.buf) {
+  if (!cl->prefix || !cl->ch_all.buf || !cl->ch_presence.buf || !cl->ch_node.buf || !cl->key.buf) {
     log_error("cluster: out of memory");
     cluster_free(cl);
     return -1;
@@ -1478,7 +1509,8 @@ void cluster_free(cluster_t *cl) {
   if (!cl) return;
   cl->closing = 1;
   if (cl->pub || cl->sub) session_fail(cl);
-  while (cl->nodes) node_drop(cl, cl->nodes, 0);
+  while (cl->nodes)
+    node_drop(cl, cl->nodes, 0);
   manager_free(&cl->peers);
   queue_clear(cl);
   strbuf_free(&cl->out);
@@ -1493,9 +1525,13 @@ void cluster_free(cluster_t *cl) {
   free(cl);
 }
 
-int cluster_up(const cluster_t *cl) { return !cl || (cl->up && cl->ready); }
+int cluster_up(const cluster_t *cl) {
+  return !cl || (cl->up && cl->ready);
+}
 
-const manager_t *cluster_peers(const cluster_t *cl) { return cl ? &cl->peers : NULL; }
+const manager_t *cluster_peers(const cluster_t *cl) {
+  return cl ? &cl->peers : NULL;
+}
 
 size_t cluster_clients_total(const server_t *s) {
   return manager_count(&s->mgr) + (s->cluster ? manager_count(&s->cluster->peers) : 0);
@@ -1544,8 +1580,7 @@ void cluster_room_message(cluster_t *cl, const char *room, const char *env, size
   publish(cl, ch->buf, ch->len, hdr, rlen + 2, env, len);
 }
 
-void cluster_private(cluster_t *cl, const char *from, const char *to, const char *env,
-                     size_t len) {
+void cluster_private(cluster_t *cl, const char *from, const char *to, const char *env, size_t len) {
   rclient_t *rc;
   if (!cl || !(rc = peer_find(cl, to, strlen(to)))) return;
   cl->hdr.len = 0;
@@ -1574,8 +1609,8 @@ void cluster_client_left(cluster_t *cl, const char *id, const char *env, size_t 
   publish_all(cl, env, env ? len : 0);
 }
 
-void cluster_room_changed(cluster_t *cl, const client_t *c, const char *room, int joined,
-                          int edge, const char *env, size_t len) {
+void cluster_room_changed(cluster_t *cl, const client_t *c, const char *room, int joined, int edge,
+                          const char *env, size_t len) {
   if (!cl) return;
   if (edge) room_subscription(cl, room, joined);
   cl->seq++;

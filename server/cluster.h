@@ -159,15 +159,14 @@ int cluster_claim(cluster_t *cl, client_t *c);
 void cluster_chat(cluster_t *cl, const char *env, size_t len);
 void cluster_room_message(cluster_t *cl, const char *room, const char *env, size_t len);
 /* to is held by another node (cluster_has_client). */
-void cluster_private(cluster_t *cl, const char *from, const char *to, const char *env,
-                     size_t len);
+void cluster_private(cluster_t *cl, const char *from, const char *to, const char *env, size_t len);
 void cluster_client_joined(cluster_t *cl, const client_t *c, const char *env, size_t len);
 /* env NULL: a silent leave (the id went to another node's connection). */
 void cluster_client_left(cluster_t *cl, const char *id, const char *env, size_t len);
 /* c joined (joined = 1) or left room; edge = 1 when it was the first local
  * member to join or the last to leave (the room channel is subscribed or
  * unsubscribed). */
-void cluster_room_changed(cluster_t *cl, const client_t *c, const char *room, int joined,
-                          int edge, const char *env, size_t len);
+void cluster_room_changed(cluster_t *cl, const client_t *c, const char *room, int joined, int edge,
+                          const char *env, size_t len);
 
 #endif

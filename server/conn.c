@@ -87,8 +87,7 @@ static void record_peer(conn_t *c) {
 const char *conn_peer_str(const conn_t *c, char *buf, size_t len) {
   char ip[INET6_ADDRSTRLEN] = "?";
   if (c->peer_family) inet_ntop(c->peer_family, c->peer, ip, sizeof ip);
-  snprintf(buf, len, c->peer_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-           (unsigned)c->peer_port);
+  snprintf(buf, len, c->peer_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)c->peer_port);
   return buf;
 }
 
@@ -235,12 +234,16 @@ static void on_write(uv_write_t *req, int status) {
     conn_abort(c);
     return;
   }
-  if (c->tls) outq_consume(&c->tls->cq, c->inflight); /* plaintext went at encryption */
-  else consume(c, c->inflight);
+  if (c->tls)
+    outq_consume(&c->tls->cq, c->inflight); /* plaintext went at encryption */
+  else
+    consume(c, c->inflight);
   c->inflight = 0;
   c->inflight_entries = 0;
-  if (c->out.count || (c->tls && c->tls->cq.count)) mark_pending(c);
-  else flushed(c);
+  if (c->out.count || (c->tls && c->tls->cq.count))
+    mark_pending(c);
+  else
+    flushed(c);
 }
 
 static int start_write(conn_t *c, uv_buf_t *bufs, size_t n) {
@@ -249,7 +252,8 @@ static int start_write(conn_t *c, uv_buf_t *bufs, size_t n) {
   if (!w) return UV_ENOMEM;
   w->conn = c;
   w->bytes = 0;
-  for (i = 0; i < n; i++) w->bytes += bufs[i].len;
+  for (i = 0; i < n; i++)
+    w->bytes += bufs[i].len;
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) != 0) {
     free(w);
     return UV_EIO;
@@ -278,15 +282,18 @@ static int write_queue(conn_t *c, outq_t *q) {
     size_t n = outq_peek(q, bufs, WRITE_BATCH), i;
     uint64_t want = 0;
     int r;
-    for (i = 0; i < n; i++) want += bufs[i].len;
+    for (i = 0; i < n; i++)
+      want += bufs[i].len;
     r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
     if (r == UV_EAGAIN) r = 0;
     if (r < 0) {
       conn_abort(c);
       return -1;
     }
-    if (q == &c->out) consume(c, (uint64_t)r);
-    else outq_consume(q, (uint64_t)r);
+    if (q == &c->out)
+      consume(c, (uint64_t)r);
+    else
+      outq_consume(q, (uint64_t)r);
     if ((uint64_t)r < want) {
       n = outq_peek(q, bufs, WRITE_BATCH);
       if (start_write(c, bufs, n) != 0) {
@@ -300,7 +307,9 @@ static int write_queue(conn_t *c, outq_t *q) {
   return 0;
 }
 
-static int tls_write_cipher(conn_t *c) { return write_queue(c, &c->tls->cq); }
+static int tls_write_cipher(conn_t *c) {
+  return write_queue(c, &c->tls->cq);
+}
 
 /* Sends what the last tls_* call staged for c (handshake flights, alerts,
  * records): straight to the kernel when nothing is queued before it, else
@@ -505,7 +514,10 @@ void conn_process_closing(server_t *s) {
 static void on_closed(uv_handle_t *h) {
   conn_t *c = h->data;
   server_t *s = c->srv;
-  if (c->prev) c->prev->next = c->next; else s->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
   conn_queued_total -= c->out.bytes;

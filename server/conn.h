@@ -23,37 +23,37 @@ enum { WS_KIND_CHAT, WS_KIND_ECHO };
 struct conn_s {
   uv_tcp_t tcp;
   server_t *srv;
-  conn_t *prev, *next;       /* server->conns */
-  conn_t *pending_next;      /* server->pending while flags.pending */
-  conn_t *closing_next;      /* server->closing while flags.teardown */
-  conn_t *depart_next;       /* server->departing while depart_queued */
-  dl_node_t timeout;         /* handshake deadline (HTTP) or idle deadline (WS) */
-  dl_node_t heartbeat;       /* next ping (WS) */
-  struct http_conn_s *http;  /* HTTP phase state; NULL once upgraded */
-  struct tls_conn_s *tls;    /* TLS state (tls.h); NULL on a plain listener */
+  conn_t *prev, *next;      /* server->conns */
+  conn_t *pending_next;     /* server->pending while flags.pending */
+  conn_t *closing_next;     /* server->closing while flags.teardown */
+  conn_t *depart_next;      /* server->departing while depart_queued */
+  dl_node_t timeout;        /* handshake deadline (HTTP) or idle deadline (WS) */
+  dl_node_t heartbeat;      /* next ping (WS) */
+  struct http_conn_s *http; /* HTTP phase state; NULL once upgraded */
+  struct tls_conn_s *tls;   /* TLS state (tls.h); NULL on a plain listener */
   outq_t out;
-  uint64_t inflight;         /* bytes handed to a uv_write not yet completed */
+  uint64_t inflight; /* bytes handed to a uv_write not yet completed */
   uint32_t inflight_entries;
   ws_parser_t ws;
-  client_t client;           /* registered with the manager while chatting */
+  client_t client;               /* registered with the manager while chatting */
   const ws_settings_t *settings; /* limits it was accepted under (WebSocket) */
-  double tokens;             /* rate limit bucket */
-  uint64_t tokens_at;        /* uv_now of the last refill */
-  uint8_t peer[16];          /* peer address (IPv4 in the first 4 bytes) */
-  uint8_t peer_family;       /* AF_INET or AF_INET6 */
+  double tokens;                 /* rate limit bucket */
+  uint64_t tokens_at;            /* uv_now of the last refill */
+  uint8_t peer[16];              /* peer address (IPv4 in the first 4 bytes) */
+  uint8_t peer_family;           /* AF_INET or AF_INET6 */
   uint16_t peer_port;
-  uint16_t close_code;       /* code we sent or echoed, for metrics */
+  uint16_t close_code; /* code we sent or echoed, for metrics */
   uint8_t state;
   uint8_t kind;
   unsigned pending : 1;
-  unsigned writing : 1;       /* a uv_write is in flight */
-  unsigned teardown : 1;      /* queued on server->closing */
+  unsigned writing : 1;  /* a uv_write is in flight */
+  unsigned teardown : 1; /* queued on server->closing */
   unsigned close_after_flush : 1;
   unsigned close_sent : 1;
   unsigned close_received : 1;
-  unsigned deflate : 1;       /* permessage-deflate negotiated */
-  unsigned replaced : 1;      /* its id went to a newer connection */
-  unsigned registered : 1;    /* counted in the manager (user_joined sent) */
+  unsigned deflate : 1;    /* permessage-deflate negotiated */
+  unsigned replaced : 1;   /* its id went to a newer connection */
+  unsigned registered : 1; /* counted in the manager (user_joined sent) */
   unsigned per_ip_counted : 1;
   unsigned depart_queued : 1; /* on server->departing */
 };

@@ -37,6 +37,8 @@ void dl_remove(dl_node_t *n);
  * removes or touches it before asking again. */
 dl_node_t *dl_expired(dl_list_t *l, uint64_t now);
 
-static inline int dl_linked(const dl_node_t *n) { return n->next != NULL; }
+static inline int dl_linked(const dl_node_t *n) {
+  return n->next != NULL;
+}
 
 #endif

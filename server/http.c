@@ -44,52 +44,48 @@ static const char *http_date(void) {
   return buf;
 }
 
-static void respond(conn_t *c, const http_request_t *req, int status,
-                    const char *content_type, const char *extra, const void *body,
-                    obuf_t *body_buf, size_t body_len) {
+static void respond(conn_t *c, const http_request_t *req, int status, const char *content_type,
+                    const char *extra, const void *body, obuf_t *body_buf, size_t body_len) {
   char head[1024];
   /* While draining, open keep-alive connections stay: a health checker
    * polling /healthz sees "draining" until the last WebSocket is gone. */
   int keep = req && req->keep_alive && status != 400 && status != 431;
   int n;
-  n = snprintf(head, sizeof head,
-               "HTTP/1.1 %d %s\r\nServer: fastwsd\r\nDate: %s\r\n", status,
+  n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nServer: fastwsd\r\nDate: %s\r\n", status,
                http_status_text(status), http_date());
   if (content_type && status != 304)
     n += snprintf(head + n, sizeof head - n, "Content-Type: %s\r\n", content_type);
-  if (status != 304)
-    n += snprintf(head + n, sizeof head - n, "Content-Length: %zu\r\n", body_len);
+  if (status != 304) n += snprintf(head + n, sizeof head - n, "Content-Length: %zu\r\n", body_len);
   if (!keep) n += snprintf(head + n, sizeof head - n, "Connection: close\r\n");
   if (extra) n += snprintf(head + n, sizeof head - n, "%s", extra);
   n += snprintf(head + n, sizeof head - n, "\r\n");
   if (n >= (int)sizeof head) n = (int)sizeof head - 1;
   conn_send_bytes(c, head, (size_t)n);
   if (body_len && !(req && req->head) && status != 304) {
-    if (body_buf) conn_send_obuf(c, body_buf);
-    else conn_send_bytes(c, body, body_len);
+    if (body_buf)
+      conn_send_obuf(c, body_buf);
+    else
+      conn_send_bytes(c, body, body_len);
   }
   if (!keep) conn_close_after_flush(c);
 }
 
-void http_respond(conn_t *c, const http_request_t *req, int status,
-                  const char *content_type, const char *extra,
-                  const void *body, size_t body_len) {
+void http_respond(conn_t *c, const http_request_t *req, int status, const char *content_type,
+                  const char *extra, const void *body, size_t body_len) {
   respond(c, req, status, content_type, extra, body, NULL, body_len);
 }
 
-void http_respond_obuf(conn_t *c, const http_request_t *req, int status,
-                       const char *content_type, const char *extra, obuf_t *body,
-                       size_t body_len) {
+void http_respond_obuf(conn_t *c, const http_request_t *req, int status, const char *content_type,
+                       const char *extra, obuf_t *body, size_t body_len) {
   respond(c, req, status, content_type, extra, NULL, body, body_len);
 }
 
-void http_respond_json(conn_t *c, const http_request_t *req, int status,
-                       const char *json, size_t len, const char *extra) {
+void http_respond_json(conn_t *c, const http_request_t *req, int status, const char *json,
+                       size_t len, const char *extra) {
   http_respond(c, req, status, "application/json", extra, json, len);
 }
 
-void http_respond_error(conn_t *c, const http_request_t *req, int status,
-                        const char *extra) {
+void http_respond_error(conn_t *c, const http_request_t *req, int status, const char *extra) {
   char body[96];
   int n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", http_status_text(status));
   http_respond_json(c, req, status, body, (size_t)n, extra);

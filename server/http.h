@@ -27,25 +27,25 @@ typedef struct {
   slice_t path;   /* target without the query, not decoded */
   slice_t query;  /* after '?', base NULL when none */
   int http_major, http_minor;
-  int upgrade;    /* llhttp saw Connection: upgrade + Upgrade */
+  int upgrade; /* llhttp saw Connection: upgrade + Upgrade */
   int keep_alive;
-  int head;       /* HEAD: headers only */
+  int head; /* HEAD: headers only */
 } http_request_t;
 
 /* Owned by its connection while in the HTTP phase; http_conn_free. */
 typedef struct http_conn_s {
   llhttp_t parser;
   conn_t *conn;
-  char *buf;           /* url, then header names and values; grows to limit */
+  char *buf; /* url, then header names and values; grows to limit */
   size_t len, cap;
-  size_t limit;        /* max_header_size */
-  size_t header_bytes; /* counted like the wire: names, values, ": ", CRLF */
+  size_t limit;           /* max_header_size */
+  size_t header_bytes;    /* counted like the wire: names, values, ": ", CRLF */
   http_header_t *headers; /* grows to HTTP_MAX_HEADERS */
   int n_headers, headers_cap;
-  int in_value;        /* the last callback was a header value */
-  int error_status;    /* 431 when a limit was hit */
+  int in_value;     /* the last callback was a header value */
+  int error_status; /* 431 when a limit was hit */
   uint32_t url_len;
-  int complete;        /* a whole request is parsed and waiting */
+  int complete; /* a whole request is parsed and waiting */
 } http_conn_t;
 
 http_conn_t *http_conn_new(conn_t *c, size_t max_header_size);
@@ -73,23 +73,20 @@ void http_request_view(const http_conn_t *h, http_request_t *req);
 
 /* Queues a response. extra: additional header lines, each ending in CRLF
  * (may be NULL). body is not sent for HEAD but Content-Length is. */
-void http_respond(conn_t *c, const http_request_t *req, int status,
-                  const char *content_type, const char *extra,
-                  const void *body, size_t body_len);
+void http_respond(conn_t *c, const http_request_t *req, int status, const char *content_type,
+                  const char *extra, const void *body, size_t body_len);
 
 /* The same with the body in a buffer, queued by reference (NULL for an
  * empty body or HEAD). */
-void http_respond_obuf(conn_t *c, const http_request_t *req, int status,
-                       const char *content_type, const char *extra, obuf_t *body,
-                       size_t body_len);
+void http_respond_obuf(conn_t *c, const http_request_t *req, int status, const char *content_type,
+                       const char *extra, obuf_t *body, size_t body_len);
 
 /* JSON shortcuts: status with a JSON body. */
-void http_respond_json(conn_t *c, const http_request_t *req, int status,
-                       const char *json, size_t len, const char *extra);
+void http_respond_json(conn_t *c, const http_request_t *req, int status, const char *json,
+                       size_t len, const char *extra);
 
 /* {"detail":"..."} errors as the FastAPI original answers them. */
-void http_respond_error(conn_t *c, const http_request_t *req, int status,
-                        const char *extra);
+void http_respond_error(conn_t *c, const http_request_t *req, int status, const char *extra);
 
 const char *http_status_text(int status);
 

@@ -11,7 +11,9 @@
 static llhttp_settings_t settings;
 static int settings_ready;
 
-static http_conn_t *owner(llhttp_t *p) { return (http_conn_t *)p; }
+static http_conn_t *owner(llhttp_t *p) {
+  return (http_conn_t *)p;
+}
 
 /* Copies request bytes into the fixed buffer; a request whose header block
  * would pass max_header_size is refused with 431 right there, so the
@@ -22,7 +24,8 @@ static http_conn_t *owner(llhttp_t *p) { return (http_conn_t *)p; }
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max) {
   size_t ncap = *cap;
   void *n;
-  while (ncap < need) ncap *= 2;
+  while (ncap < need)
+    ncap *= 2;
   if (ncap > max) ncap = max;
   if (!(n = realloc(*p, ncap * elem))) return -1;
   *p = n;
@@ -36,8 +39,7 @@ static int take(http_conn_t *h, const char *at, size_t n) {
     h->error_status = 431;
     return -1;
   }
-  if (h->len + n > h->cap &&
-      grow((void **)&h->buf, &h->cap, h->len + n, 1, h->limit) != 0) {
+  if (h->len + n > h->cap && grow((void **)&h->buf, &h->cap, h->len + n, 1, h->limit) != 0) {
     h->error_status = 500;
     return -1;
   }
@@ -235,4 +237,3 @@ void http_request_view(const http_conn_t *h, http_request_t *req) {
   req->keep_alive = llhttp_should_keep_alive(&h->parser);
   req->head = h->parser.method == HTTP_HEAD;
 }
-

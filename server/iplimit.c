@@ -6,12 +6,15 @@
 
 #define IPLIMIT_BUCKETS 4096
 
-static size_t addr_len(uint8_t family) { return family == AF_INET6 ? 16 : 4; }
+static size_t addr_len(uint8_t family) {
+  return family == AF_INET6 ? 16 : 4;
+}
 
 static size_t bucket(const iplimit_t *l, uint8_t family, const uint8_t *addr) {
   uint64_t h = 1469598103934665603ULL ^ family;
   size_t i;
-  for (i = 0; i < addr_len(family); i++) h = (h ^ addr[i]) * 1099511628211ULL;
+  for (i = 0; i < addr_len(family); i++)
+    h = (h ^ addr[i]) * 1099511628211ULL;
   return (size_t)(h % l->size);
 }
 

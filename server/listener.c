@@ -24,8 +24,7 @@ static void on_connection(uv_stream_t *st, int status) {
 static int resolve(const config_listen_t *a, struct sockaddr_storage *ss) {
   const char *host = a->host;
   if (strcmp(host, "localhost") == 0) host = "127.0.0.1";
-  if (strchr(host, ':'))
-    return uv_ip6_addr(host, a->port, (struct sockaddr_in6 *)ss);
+  if (strchr(host, ':')) return uv_ip6_addr(host, a->port, (struct sockaddr_in6 *)ss);
   return uv_ip4_addr(host, a->port, (struct sockaddr_in *)ss);
 }
 
@@ -135,7 +134,8 @@ void listener_reconcile(server_t *s, const config_t *next) {
   for (i = 0; i < s->n_listeners; i++) {
     listener_t *l = s->listeners[i];
     int wanted = l->activated;
-    for (j = 0; !wanted && j < next->n_listen; j++) wanted = same_addr(&l->addr, &next->listen[j]);
+    for (j = 0; !wanted && j < next->n_listen; j++)
+      wanted = same_addr(&l->addr, &next->listen[j]);
     if (wanted) {
       s->listeners[kept++] = l;
     } else {
@@ -148,13 +148,15 @@ void listener_reconcile(server_t *s, const config_t *next) {
   if (kept > 0 && s->listeners[0]->activated) return; /* systemd owns the sockets */
   for (j = 0; j < next->n_listen; j++) {
     int have = 0;
-    for (i = 0; i < s->n_listeners && !have; i++) have = same_addr(&s->listeners[i]->addr, &next->listen[j]);
+    for (i = 0; i < s->n_listeners && !have; i++)
+      have = same_addr(&s->listeners[i]->addr, &next->listen[j]);
     if (!have && s->n_listeners < CONFIG_MAX_LISTEN) start_one(s, &next->listen[j]);
   }
 }
 
 void listener_close_all(server_t *s) {
   size_t i;
-  for (i = 0; i < s->n_listeners; i++) close_listener(s->listeners[i]);
+  for (i = 0; i < s->n_listeners; i++)
+    close_listener(s->listeners[i]);
   s->n_listeners = 0;
 }

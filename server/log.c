@@ -26,9 +26,13 @@ void log_init(int level) {
   log_journal = stderr_is_journal();
 }
 
-void log_set_level(int level) { log_level = level; }
+void log_set_level(int level) {
+  log_level = level;
+}
 
-int log_enabled(int level) { return level <= log_level; }
+int log_enabled(int level) {
+  return level <= log_level;
+}
 
 void log_msg(int level, const char *fmt, ...) {
   static const int syslog_prio[] = {3, 4, 6, 7};
@@ -46,8 +50,7 @@ void log_msg(int level, const char *fmt, ...) {
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(line + n, sizeof line - n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-                  names[level]);
+    n += snprintf(line + n, sizeof line - n, ".%03ldZ %s ", ts.tv_nsec / 1000000, names[level]);
   }
   va_start(ap, fmt);
   n += vsnprintf(line + n, sizeof line - n, fmt, ap);
@@ -55,5 +58,6 @@ void log_msg(int level, const char *fmt, ...) {
   if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
   line[n++] = '\n';
   /* One write per line so lines from several processes never interleave. */
-  if (write(STDERR_FILENO, line, (size_t)n) < 0) { /* nowhere left to report */ }
+  if (write(STDERR_FILENO, line, (size_t)n) < 0) { /* nowhere left to report */
+  }
 }

@@ -7,7 +7,8 @@
  * tables double at load factor 1. */
 static size_t hash_bytes(const char *p, size_t n) {
   uint64_t h = 1469598103934665603ULL;
-  while (n--) h = (h ^ (uint8_t)*p++) * 1099511628211ULL;
+  while (n--)
+    h = (h ^ (uint8_t)*p++) * 1099511628211ULL;
   return (size_t)h;
 }
 
@@ -91,7 +92,8 @@ static void ctab_insert(manager_t *m, client_t *c) {
 
 static void ctab_unlink(manager_t *m, client_t *c) {
   client_t **pp = &m->ctab[hash_bytes(c->id, c->id_len) & (m->ctab_size - 1)];
-  while (*pp && *pp != c) pp = &(*pp)->hnext;
+  while (*pp && *pp != c)
+    pp = &(*pp)->hnext;
   if (*pp) *pp = c->hnext;
   c->hnext = NULL;
 }
@@ -106,7 +108,10 @@ int manager_add(manager_t *m, client_t *c, const char *id, size_t len) {
   ctab_insert(m, c);
   c->next = NULL;
   c->prev = m->last;
-  if (m->last) m->last->next = c; else m->first = c;
+  if (m->last)
+    m->last->next = c;
+  else
+    m->first = c;
   m->last = c;
   m->n_clients++;
   return 0;
@@ -115,8 +120,14 @@ int manager_add(manager_t *m, client_t *c, const char *id, size_t len) {
 void manager_remove(manager_t *m, client_t *c) {
   if (!c->id) return;
   ctab_unlink(m, c);
-  if (c->prev) c->prev->next = c->next; else m->first = c->next;
-  if (c->next) c->next->prev = c->prev; else m->last = c->prev;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    m->first = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  else
+    m->last = c->prev;
   c->prev = c->next = NULL;
   free(c->id);
   c->id = NULL;
@@ -131,15 +142,23 @@ void manager_replace(manager_t *m, client_t *old, client_t *c) {
   c->rooms = NULL;
   c->prev = old->prev;
   c->next = old->next;
-  if (c->prev) c->prev->next = c; else m->first = c;
-  if (c->next) c->next->prev = c; else m->last = c;
+  if (c->prev)
+    c->prev->next = c;
+  else
+    m->first = c;
+  if (c->next)
+    c->next->prev = c;
+  else
+    m->last = c;
   ctab_insert(m, c);
   old->id = NULL;
   old->id_len = 0;
   old->prev = old->next = NULL;
 }
 
-size_t manager_count(const manager_t *m) { return m->n_clients; }
+size_t manager_count(const manager_t *m) {
+  return m->n_clients;
+}
 
 void manager_broadcast(manager_t *m, outmsg_t *msg, const client_t *except) {
   client_t *c;
@@ -192,7 +211,10 @@ static room_t *room_create(manager_t *m, const char *name, size_t len) {
   r->hnext = m->rtab[b];
   m->rtab[b] = r;
   r->prev = m->rlast;
-  if (m->rlast) m->rlast->next = r; else m->rfirst = r;
+  if (m->rlast)
+    m->rlast->next = r;
+  else
+    m->rfirst = r;
   m->rlast = r;
   m->n_rooms++;
   return r;
@@ -200,10 +222,17 @@ static room_t *room_create(manager_t *m, const char *name, size_t len) {
 
 static void room_destroy(manager_t *m, room_t *r) {
   room_t **pp = &m->rtab[hash_bytes(r->name, r->name_len) & (m->rtab_size - 1)];
-  while (*pp && *pp != r) pp = &(*pp)->hnext;
+  while (*pp && *pp != r)
+    pp = &(*pp)->hnext;
   if (*pp) *pp = r->hnext;
-  if (r->prev) r->prev->next = r->next; else m->rfirst = r->next;
-  if (r->next) r->next->prev = r->prev; else m->rlast = r->prev;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    m->rfirst = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    m->rlast = r->prev;
   m->n_rooms--;
   room_free(r);
 }
@@ -219,8 +248,7 @@ int manager_room_is_member(const room_t *r, const client_t *c) {
   return membership(r, c) != NULL;
 }
 
-room_t *manager_room_join(manager_t *m, client_t *c, const char *name,
-                          size_t len, int *joined) {
+room_t *manager_room_join(manager_t *m, client_t *c, const char *name, size_t len, int *joined) {
   room_t *r = manager_room_find(m, name, len);
   member_t *mb;
   *joined = 0;
@@ -234,7 +262,10 @@ room_t *manager_room_join(manager_t *m, client_t *c, const char *name,
   mb->room = r;
   mb->client = c;
   mb->prev = r->tail;
-  if (r->tail) r->tail->next = mb; else r->head = mb;
+  if (r->tail)
+    r->tail->next = mb;
+  else
+    r->head = mb;
   r->tail = mb;
   r->count++;
   mb->client_next = c->rooms;
@@ -245,11 +276,18 @@ room_t *manager_room_join(manager_t *m, client_t *c, const char *name,
 
 int manager_room_leave(manager_t *m, room_t *r, client_t *c) {
   member_t **pp = &c->rooms, *mb;
-  while (*pp && (*pp)->room != r) pp = &(*pp)->client_next;
+  while (*pp && (*pp)->room != r)
+    pp = &(*pp)->client_next;
   if (!(mb = *pp)) return 0;
   *pp = mb->client_next;
-  if (mb->prev) mb->prev->next = mb->next; else r->head = mb->next;
-  if (mb->next) mb->next->prev = mb->prev; else r->tail = mb->prev;
+  if (mb->prev)
+    mb->prev->next = mb->next;
+  else
+    r->head = mb->next;
+  if (mb->next)
+    mb->next->prev = mb->prev;
+  else
+    r->tail = mb->prev;
   r->count--;
   free(mb);
   if (r->count == 0) {
@@ -261,5 +299,6 @@ int manager_room_leave(manager_t *m, room_t *r, client_t *c) {
 
 void manager_room_broadcast(room_t *r, outmsg_t *msg) {
   member_t *mb;
-  for (mb = r->head; mb; mb = mb->next) client_deliver(mb->client, msg);
+  for (mb = r->head; mb; mb = mb->next)
+    client_deliver(mb->client, msg);
 }

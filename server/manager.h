@@ -27,15 +27,15 @@ typedef struct client_s {
 struct member_s {
   room_t *room;
   client_t *client;
-  member_t *prev, *next;   /* in the room, in join order */
-  member_t *client_next;   /* in the client's list */
+  member_t *prev, *next; /* in the room, in join order */
+  member_t *client_next; /* in the client's list */
 };
 
 struct room_s {
   char *name;
   uint8_t name_len;
   room_t *hnext;
-  room_t *prev, *next;     /* all rooms, in creation order */
+  room_t *prev, *next; /* all rooms, in creation order */
   member_t *head, *tail;
   size_t count;
 };
@@ -79,8 +79,7 @@ room_t *manager_room_find(const manager_t *m, const char *name, size_t len);
 
 /* Adds c to the room (created on first join). Returns the room, or NULL
  * on ENOMEM. *joined is 0 when c was already a member. */
-room_t *manager_room_join(manager_t *m, client_t *c, const char *name,
-                          size_t len, int *joined);
+room_t *manager_room_join(manager_t *m, client_t *c, const char *name, size_t len, int *joined);
 
 /* Removes c from r; frees r when it empties (then returns 1, else 0). */
 int manager_room_leave(manager_t *m, room_t *r, client_t *c);

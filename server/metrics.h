@@ -7,13 +7,16 @@
 
 #include "protocol/message.h"
 
-enum {
-  MT_CHAT, MT_PRIVATE, MT_PING, MT_JOIN, MT_LEAVE, MT_ROOM, MT_OTHER, MT_COUNT
-};
+enum { MT_CHAT, MT_PRIVATE, MT_PING, MT_JOIN, MT_LEAVE, MT_ROOM, MT_OTHER, MT_COUNT };
 
 enum {
-  ME_INVALID_JSON, ME_INVALID_MESSAGE, ME_UNKNOWN_TYPE, ME_UNKNOWN_RECIPIENT,
-  ME_NOT_IN_ROOM, ME_RATE_LIMITED, ME_COUNT
+  ME_INVALID_JSON,
+  ME_INVALID_MESSAGE,
+  ME_UNKNOWN_TYPE,
+  ME_UNKNOWN_RECIPIENT,
+  ME_NOT_IN_ROOM,
+  ME_RATE_LIMITED,
+  ME_COUNT
 };
 
 #define METRICS_CLOSE_CODES 12
@@ -33,8 +36,8 @@ void metrics_count_close(metrics_t *m, uint16_t code);
 
 /* Appends the exposition text. gauges: current connections, rooms, queued
  * send bytes, cluster up. 0 or -1. */
-int metrics_render(const metrics_t *m, strbuf_t *out, uint64_t connections,
-                   uint64_t rooms, uint64_t send_queue_bytes, int cluster_up);
+int metrics_render(const metrics_t *m, strbuf_t *out, uint64_t connections, uint64_t rooms,
+                   uint64_t send_queue_bytes, int cluster_up);
 
 int metrics_type_index(const char *type, size_t len);
 

@@ -8,9 +8,13 @@ void notify_ready(uint64_t clients) {
   sd_notifyf(0, "READY=1\nSTATUS=%" PRIu64 " clients", clients);
 }
 
-void notify_reloading(void) { sd_notify(0, "RELOADING=1"); }
+void notify_reloading(void) {
+  sd_notify(0, "RELOADING=1");
+}
 
-void notify_stopping(void) { sd_notify(0, "STOPPING=1\nSTATUS=shutting down"); }
+void notify_stopping(void) {
+  sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
+}
 
 void notify_status(uint64_t clients) {
   sd_notifyf(0, "STATUS=%" PRIu64 " clients", clients);
@@ -23,4 +27,6 @@ uint64_t notify_watchdog_ms(void) {
   return usec / 2000 ? usec / 2000 : 1;
 }
 
-void notify_watchdog(void) { sd_notify(0, "WATCHDOG=1"); }
+void notify_watchdog(void) {
+  sd_notify(0, "WATCHDOG=1");
+}

@@ -9,11 +9,11 @@
  * turn: small free lists per size class keep malloc off that path. Each
  * list is bounded, so a burst does not pin memory for good. */
 static const uint32_t class_size[] = {256, 1024, 4096, 16384};
-#define N_CLASSES (sizeof class_size / sizeof class_size[0])
+#define N_CLASSES          (sizeof class_size / sizeof class_size[0])
 #define POOL_MAX_PER_CLASS 256
-#define RING_POOL_CAP 4      /* the smallest ring; rings double from it */
-#define RING_CLASSES 7       /* pooled rings: 4 .. 256 entries */
-#define RING_POOL_MAX 1024   /* free rings kept per class */
+#define RING_POOL_CAP      4    /* the smallest ring; rings double from it */
+#define RING_CLASSES       7    /* pooled rings: 4 .. 256 entries */
+#define RING_POOL_MAX      1024 /* free rings kept per class */
 
 typedef union pool_node {
   union pool_node *next;
@@ -30,7 +30,8 @@ static uint32_t ring_pool_len[RING_CLASSES];
 
 static int ring_class(uint32_t cap) {
   int cls = 0;
-  while (cls < RING_CLASSES && (uint32_t)RING_POOL_CAP << cls != cap) cls++;
+  while (cls < RING_CLASSES && (uint32_t)RING_POOL_CAP << cls != cap)
+    cls++;
   return cls < RING_CLASSES ? cls : -1;
 }
 
@@ -38,7 +39,8 @@ obuf_t *obuf_new(size_t len) {
   obuf_t *b;
   uint32_t cls;
   if (len > UINT32_MAX - sizeof *b) return NULL;
-  for (cls = 0; cls < N_CLASSES && sizeof *b + len > class_size[cls]; cls++) {}
+  for (cls = 0; cls < N_CLASSES && sizeof *b + len > class_size[cls]; cls++) {
+  }
   if (cls < N_CLASSES && pool[cls]) {
     b = &pool[cls]->buf;
     pool[cls] = pool[cls]->next;
@@ -122,7 +124,8 @@ static int outq_grow(outq_t *q) {
   outq_entry_t *n = ring_alloc(ncap);
   uint32_t i;
   if (!n) return -1;
-  for (i = 0; i < q->count; i++) n[i] = q->ring[(q->head + i) % q->cap];
+  for (i = 0; i < q->count; i++)
+    n[i] = q->ring[(q->head + i) % q->cap];
   if (q->ring) ring_release(q->ring, q->cap);
   q->ring = n;
   q->cap = ncap;

@@ -24,7 +24,10 @@ typedef struct {
  * NULL on ENOMEM. */
 obuf_t *obuf_new(size_t len);
 obuf_t *obuf_from(const void *p, size_t len);
-static inline obuf_t *obuf_ref(obuf_t *b) { b->refs++; return b; }
+static inline obuf_t *obuf_ref(obuf_t *b) {
+  b->refs++;
+  return b;
+}
 void obuf_unref(obuf_t *b);
 
 /* The bytes a connection still has to send: a ring of (buffer, offset)

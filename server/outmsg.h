@@ -25,8 +25,7 @@ void outmsg_init(outmsg_t *m, uint8_t opcode, const void *payload, size_t len);
 /* The framed bytes for a recipient; compressed when it negotiated
  * permessage-deflate, codec is not NULL, and len >= min_size. Returns a
  * borrowed buffer (the caller refs it to keep it) or NULL on ENOMEM. */
-obuf_t *outmsg_frame(outmsg_t *m, int deflate, pmd_codec_t *codec,
-                     size_t min_size);
+obuf_t *outmsg_frame(outmsg_t *m, int deflate, pmd_codec_t *codec, size_t min_size);
 
 void outmsg_release(outmsg_t *m);
 

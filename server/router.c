@@ -36,9 +36,8 @@ static void now_timestamp(char out[MSG_TIMESTAMP_LEN + 1]) {
 /* Encodes the envelope once and frames it once for every recipient.
  * Returns 0 with the envelope left in s->scratch (for the cluster hooks,
  * until the next use of scratch), or -1 when it cannot be encoded. */
-static int send_envelope(server_t *s, const target_t *t, const char *type,
-                         const json_t *data, const char *client_id,
-                         const char *room, const char *ts) {
+static int send_envelope(server_t *s, const target_t *t, const char *type, const json_t *data,
+                         const char *client_id, const char *room, const char *ts) {
   outmsg_t out;
   s->scratch.len = 0;
   if (msg_envelope_encode(&s->scratch, type, strlen(type), data, client_id, room, ts) != 0) {
@@ -87,8 +86,7 @@ static void on_private(req_t *r) {
   client_t *dest;
   target_t t = {TO_ONE, NULL, NULL, NULL};
   if (!to) {
-    send_error(r->c, ME_INVALID_MESSAGE, "invalid_message",
-               "private needs a valid recipient_id");
+    send_error(r->c, ME_INVALID_MESSAGE, "invalid_message", "private needs a valid recipient_id");
     return;
   }
   if (!(dest = manager_find(&s->mgr, to, strlen(to))) &&
@@ -110,8 +108,7 @@ static void on_ping(req_t *r) {
 }
 
 static json_t *room_event_data(const char *room_name, const char *user, size_t count) {
-  return json_pack("{s:s,s:s,s:I}", "room", room_name, "user_id", user,
-                   "count", (json_int_t)count);
+  return json_pack("{s:s,s:s,s:I}", "room", room_name, "user_id", user, "count", (json_int_t)count);
 }
 
 static void on_join(req_t *r) {
@@ -136,8 +133,7 @@ static void on_join(req_t *r) {
   } else {
     t.room = room;
   }
-  data = room_event_data(name, r->c->client.id,
-                         cluster_room_total(s, name, strlen(name), room));
+  data = room_event_data(name, r->c->client.id, cluster_room_total(s, name, strlen(name), room));
   if (send_envelope(s, &t, "room_joined", data, NULL, name, r->ts) == 0 && joined)
     cluster_room_changed(s->cluster, &r->c->client, name, 1, room->count == 1, s->scratch.buf,
                          s->scratch.len);
@@ -283,14 +279,15 @@ void router_user_joined(conn_t *c, int silent) {
 void router_leave_all_rooms(conn_t *c) {
   char ts[MSG_TIMESTAMP_LEN + 1];
   now_timestamp(ts);
-  while (c->client.rooms) leave_room(c, c->client.rooms->room, ts);
+  while (c->client.rooms)
+    leave_room(c, c->client.rooms->room, ts);
 }
 
 void router_user_left(server_t *s, const char *id) {
   char ts[MSG_TIMESTAMP_LEN + 1];
   target_t t = {TO_ALL, NULL, NULL, NULL};
-  json_t *data = json_pack("{s:s,s:I}", "user_id", id, "count",
-                           (json_int_t)cluster_clients_total(s));
+  json_t *data =
+      json_pack("{s:s,s:I}", "user_id", id, "count", (json_int_t)cluster_clients_total(s));
   now_timestamp(ts);
   if (send_envelope(s, &t, "user_left", data, NULL, NULL, ts) == 0)
     cluster_client_left(s->cluster, id, s->scratch.buf, s->scratch.len);

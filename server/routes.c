@@ -27,7 +27,8 @@ static int method_allowed(slice_t method, const char *allow) {
     size_t n = strcspn(p, ",");
     if (n == method.len && memcmp(p, method.base, n) == 0) return 1;
     p += n;
-    while (*p == ',' || *p == ' ') p++;
+    while (*p == ',' || *p == ' ')
+      p++;
   }
   return 0;
 }
@@ -158,8 +159,8 @@ static void route_metrics(conn_t *c, http_conn_t *h, http_request_t *req, slice_
   s->scratch.len = 0;
   metrics_render(&s->metrics, &s->scratch, s->n_ws, s->mgr.n_rooms, conn_queued_total,
                  cluster_up(s->cluster));
-  http_respond(c, req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
-               s->scratch.buf, s->scratch.len);
+  http_respond(c, req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, s->scratch.buf,
+               s->scratch.len);
 }
 
 static void route_static(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rest) {
@@ -237,9 +238,9 @@ static void upgrade(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rawi
     http_respond_error(c, req, 500, NULL);
     return;
   }
-  deflate = s->cfg.permessage_deflate &&
-            ws_pmd_negotiate(http_header_joined(h, "Sec-WebSocket-Extensions", ext_buf,
-                                                sizeof ext_buf));
+  deflate =
+      s->cfg.permessage_deflate &&
+      ws_pmd_negotiate(http_header_joined(h, "Sec-WebSocket-Extensions", ext_buf, sizeof ext_buf));
   ws_upgrade(c, accept, kind, kind == WS_KIND_CHAT ? id : NULL, (size_t)idlen, deflate);
 }
 

@@ -18,7 +18,7 @@
 #include "notify.h"
 #include "ws.h"
 
-#define TICK_MS 100
+#define TICK_MS   100
 #define LINGER_MS 2000
 
 int64_t server_now_usec(void) {
@@ -27,7 +27,9 @@ int64_t server_now_usec(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static uint64_t secs_to_ms(double s) { return (uint64_t)(s * 1000.0 + 0.5); }
+static uint64_t secs_to_ms(double s) {
+  return (uint64_t)(s * 1000.0 + 0.5);
+}
 
 /* Settings that live outside cfg and must follow it (start-up and reload). */
 static void apply_config(server_t *s) {
@@ -104,9 +106,11 @@ static void on_prepare(uv_prepare_t *h) {
   maybe_finish(s);
 }
 
-static void on_check(uv_check_t *h) { flush_all(h->data); }
+static void on_check(uv_check_t *h) {
+  flush_all(h->data);
+}
 
-#define CONN_OF(node, field) ((conn_t *)((char *)(node) - offsetof(conn_t, field)))
+#define CONN_OF(node, field) ((conn_t *)((char *)(node)-offsetof(conn_t, field)))
 
 /* The watchdog ping and the STATUS line ride on the tick: no extra timer,
  * and STATUS changes at most once a second. */
@@ -149,7 +153,8 @@ static void on_stop_timeout(uv_timer_t *t) {
   server_t *s = t->data;
   conn_t *c;
   log_warn("shutdown_timeout passed with %zu connections open: closing them", s->n_conns);
-  for (c = s->conns; c; c = c->next) conn_abort(c);
+  for (c = s->conns; c; c = c->next)
+    conn_abort(c);
 }
 
 static void begin_shutdown(server_t *s, int signum) {
@@ -214,8 +219,10 @@ static void reload(server_t *s) {
 
 static void on_signal(uv_signal_t *h, int signum) {
   server_t *s = h->data;
-  if (signum == SIGHUP) reload(s);
-  else begin_shutdown(s, signum);
+  if (signum == SIGHUP)
+    reload(s);
+  else
+    begin_shutdown(s, signum);
 }
 
 static void close_handles(server_t *s) {

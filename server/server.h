@@ -43,7 +43,7 @@ typedef struct server_s {
   uv_loop_t *loop;
   config_t cfg;
   const char *config_path;
-  char *static_root;      /* realpath of static_dir, NULL when missing */
+  char *static_root; /* realpath of static_dir, NULL when missing */
 
   listener_t *listeners[CONFIG_MAX_LISTEN];
   size_t n_listeners;
@@ -59,32 +59,32 @@ typedef struct server_s {
   dl_list_t heartbeat_dl; /* WebSocket connections, by next ping due */
   dl_list_t linger_dl;    /* connections that sent a close, awaiting the peer */
 
-  conn_t *conns;          /* every open connection (doubly linked) */
+  conn_t *conns; /* every open connection (doubly linked) */
   size_t n_conns;
-  size_t n_ws;            /* upgraded chat + echo connections */
-  conn_t *pending;        /* connections with output to flush */
-  conn_t *closing;        /* connections to tear down in the hook */
-  conn_t *departing;      /* chat clients whose close began: they leave in the hook */
+  size_t n_ws;       /* upgraded chat + echo connections */
+  conn_t *pending;   /* connections with output to flush */
+  conn_t *closing;   /* connections to tear down in the hook */
+  conn_t *departing; /* chat clients whose close began: they leave in the hook */
 
   manager_t mgr;
-  iplimit_t per_ip;       /* WebSocket connections by peer address */
+  iplimit_t per_ip;           /* WebSocket connections by peer address */
   ws_settings_t *ws_settings; /* the newest generation, for new connections */
-  pmd_codec_t pmd;        /* one deflate + one inflate stream for every connection */
+  pmd_codec_t pmd;            /* one deflate + one inflate stream for every connection */
   metrics_t metrics;
   struct cluster_s *cluster; /* cluster.h; NULL without [cluster] redis_url */
 
-  strbuf_t scratch;       /* envelope encoding, reused: no malloc per message */
-  struct tls_ctx_s *tls;  /* current TLS context for new connections; NULL = plain */
+  strbuf_t scratch;        /* envelope encoding, reused: no malloc per message */
+  struct tls_ctx_s *tls;   /* current TLS context for new connections; NULL = plain */
   struct tls_io_s *tls_io; /* the loop's shared TLS buffers (tls.h) */
   uint8_t readbuf[SERVER_READ_BUF];
-  int reading_busy;       /* readbuf handed out to a read callback */
+  int reading_busy; /* readbuf handed out to a read callback */
 
   uint64_t watchdog_ms, watchdog_at; /* systemd watchdog, 0 = off */
   uint64_t status_at, status_clients;
 
-  int draining;           /* SIGTERM received: no new connections */
-  int http_closed;        /* draining, and the HTTP connections were told to go */
-  int stopping;           /* the loop is being torn down */
+  int draining;    /* SIGTERM received: no new connections */
+  int http_closed; /* draining, and the HTTP connections were told to go */
+  int stopping;    /* the loop is being torn down */
 } server_t;
 
 /* Runs the daemon until a clean shutdown. Returns the process exit code:

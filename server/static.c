@@ -58,10 +58,10 @@ static int rel_path_safe(const char *p, size_t n) {
   size_t i = 0;
   while (i < n) {
     size_t j = i;
-    while (j < n && p[j] != '/') j++;
+    while (j < n && p[j] != '/')
+      j++;
     if (j == i && j < n) return 0; /* "//" */
-    if ((j - i == 1 && p[i] == '.') || (j - i == 2 && p[i] == '.' && p[i + 1] == '.'))
-      return 0;
+    if ((j - i == 1 && p[i] == '.') || (j - i == 2 && p[i] == '.' && p[i + 1] == '.')) return 0;
     i = j + 1;
   }
   return memchr(p, '\\', n) == NULL && memchr(p, '\0', n) == NULL;
@@ -84,13 +84,17 @@ static int etag_matches(slice_t inm, const char *etag) {
   while (i < inm.len) {
     const char *p;
     size_t j;
-    while (i < inm.len && (inm.base[i] == ' ' || inm.base[i] == ',')) i++;
+    while (i < inm.len && (inm.base[i] == ' ' || inm.base[i] == ','))
+      i++;
     if (i + 2 <= inm.len && inm.base[i] == 'W' && inm.base[i + 1] == '/') i += 2;
     p = inm.base + i;
-    for (j = i; j < inm.len && inm.base[j] != ','; j++) {}
-    while (j > i && inm.base[j - 1] == ' ') j--;
+    for (j = i; j < inm.len && inm.base[j] != ','; j++) {
+    }
+    while (j > i && inm.base[j - 1] == ' ')
+      j--;
     if ((j - i == 1 && *p == '*') || (j - i == n && memcmp(p, etag, n) == 0)) return 1;
-    while (i < inm.len && inm.base[i] != ',') i++;
+    while (i < inm.len && inm.base[i] != ',')
+      i++;
   }
   return 0;
 }
@@ -156,8 +160,7 @@ void static_serve(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rest) 
     return;
   }
   close(fd);
-  http_respond_obuf(c, req, 200, static_mime_type(resolved), extra, body,
-                    (size_t)st.st_size);
+  http_respond_obuf(c, req, 200, static_mime_type(resolved), extra, body, (size_t)st.st_size);
   obuf_unref(body);
   return;
 not_found:

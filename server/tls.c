@@ -12,8 +12,8 @@ struct tls_ctx_s {
 };
 
 struct tls_io_s {
-  BIO_METHOD *method;              /* the memory BIO every connection uses */
-  uint8_t *out;                    /* staged ciphertext */
+  BIO_METHOD *method; /* the memory BIO every connection uses */
+  uint8_t *out;       /* staged ciphertext */
   size_t out_len, out_cap;
   const tls_conn_t *owner;         /* whose ciphertext is staged */
   uint8_t plain[TLS_RECORD_MAX];   /* one decrypted record at a time */
@@ -33,7 +33,8 @@ static int bio_write(BIO *b, const char *p, int n) {
   if (io->out_len + (size_t)n > io->out_cap) {
     size_t cap = io->out_cap ? io->out_cap : 16 * 1024;
     uint8_t *np;
-    while (cap < io->out_len + (size_t)n) cap *= 2;
+    while (cap < io->out_len + (size_t)n)
+      cap *= 2;
     if (!(np = realloc(io->out, cap))) return -1;
     io->out = np;
     io->out_cap = cap;
@@ -113,9 +114,12 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 const char *tls_error(char *buf, size_t len) {
   unsigned long e = ERR_peek_last_error();
   const char *r = e ? ERR_reason_error_string(e) : NULL;
-  if (r) snprintf(buf, len, "%s", r);
-  else if (e) snprintf(buf, len, "error %lx", e);
-  else snprintf(buf, len, "unknown error");
+  if (r)
+    snprintf(buf, len, "%s", r);
+  else if (e)
+    snprintf(buf, len, "error %lx", e);
+  else
+    snprintf(buf, len, "unknown error");
   ERR_clear_error();
   return buf;
 }
@@ -145,8 +149,7 @@ int tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t errlen) 
     goto fail;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-    snprintf(err, errlen, "TLS: cannot load key %s: %s", cfg->tls_key,
-             tls_error(why, sizeof why));
+    snprintf(err, errlen, "TLS: cannot load key %s: %s", cfg->tls_key, tls_error(why, sizeof why));
     goto fail;
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -225,12 +228,8 @@ int tls_read(tls_conn_t *t, const uint8_t *in, size_t len, tls_plain_cb cb, void
        * made progress), go on. */
       if (t->in_len > 0 && t->in_len < before) continue;
       break;
-    case SSL_ERROR_ZERO_RETURN:
-      rc = TLS_CLOSED;
-      break;
-    default:
-      rc = TLS_ERROR;
-      break;
+    case SSL_ERROR_ZERO_RETURN: rc = TLS_CLOSED; break;
+    default: rc = TLS_ERROR; break;
     }
     break;
   }
@@ -270,7 +269,9 @@ void tls_staged_clear(tls_conn_t *t) {
   if (t->io->owner == t) t->io->out_len = 0;
 }
 
-uint8_t *tls_scratch(tls_conn_t *t) { return t->io->scratch; }
+uint8_t *tls_scratch(tls_conn_t *t) {
+  return t->io->scratch;
+}
 
 const char *tls_describe(const tls_conn_t *t, char *buf, size_t len) {
   const unsigned char *alpn = NULL;

@@ -39,9 +39,9 @@ typedef struct tls_io_s tls_io_t;
 typedef struct tls_conn_s {
   struct ssl_st *ssl;
   tls_io_t *io;
-  const uint8_t *in;      /* ciphertext lent by tls_read, eaten by the BIO */
+  const uint8_t *in; /* ciphertext lent by tls_read, eaten by the BIO */
   size_t in_len;
-  outq_t cq;              /* ciphertext the kernel has not taken yet */
+  outq_t cq; /* ciphertext the kernel has not taken yet */
   unsigned handshake_done : 1;
   unsigned shutdown_sent : 1;
 } tls_conn_t;

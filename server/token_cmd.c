@@ -13,7 +13,7 @@
 #include "protocol/jwt.h"
 
 #define TOKEN_TTL_DEFAULT 3600
-#define TOKEN_TTL_MAX (10LL * 366 * 24 * 3600)
+#define TOKEN_TTL_MAX     (10LL * 366 * 24 * 3600)
 
 static void token_usage(FILE *out) {
   fprintf(out,
@@ -85,8 +85,8 @@ int token_cmd_main(int argc, char **argv) {
     return 1;
   }
   now = (long long)time(NULL);
-  n = jwt_hs256_sign(cfg.auth_secret, strlen(cfg.auth_secret), id, strlen(id), now, now + ttl,
-                     tok, sizeof tok);
+  n = jwt_hs256_sign(cfg.auth_secret, strlen(cfg.auth_secret), id, strlen(id), now, now + ttl, tok,
+                     sizeof tok);
   config_free(&cfg);
   if (n < 0) {
     fprintf(stderr, "fastwsd token: %s\n", jwt_hs256_strerror((int)n));

@@ -60,8 +60,8 @@ void ws_evict(client_t *cl) {
   conn_close_ws(c, 4001, "replaced");
 }
 
-int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
-               size_t id_len, int deflate) {
+int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id, size_t id_len,
+               int deflate) {
   server_t *s = c->srv;
   char head[512];
   char peer[64];
@@ -73,8 +73,7 @@ int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
                    "Sec-WebSocket-Accept: %s\r\n"
                    "%s"
                    "\r\n",
-                   accept_key,
-                   deflate ? "Sec-WebSocket-Extensions: " WS_PMD_RESPONSE "\r\n" : "");
+                   accept_key, deflate ? "Sec-WebSocket-Extensions: " WS_PMD_RESPONSE "\r\n" : "");
   if (conn_send_bytes(c, head, (size_t)n) != 0) return -1;
   c->state = CONN_WS;
   c->kind = (uint8_t)kind;
@@ -93,8 +92,8 @@ int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
     conn_close_ws(c, WS_CLOSE_INTERNAL, "out of memory");
     return -1;
   }
-  log_info("connected %s as %.*s%s", conn_peer_str(c, peer, sizeof peer), (int)id_len,
-           id ? id : "", kind == WS_KIND_ECHO ? " (echo)" : "");
+  log_info("connected %s as %.*s%s", conn_peer_str(c, peer, sizeof peer), (int)id_len, id ? id : "",
+           kind == WS_KIND_ECHO ? " (echo)" : "");
   return 0;
 }
 
@@ -105,15 +104,19 @@ static void send_control(conn_t *c, uint8_t opcode, const uint8_t *p, size_t n) 
   conn_send_bytes(c, frame, h + n);
 }
 
-void ws_send_ping(conn_t *c) { send_control(c, WS_OP_PING, NULL, 0); }
+void ws_send_ping(conn_t *c) {
+  send_control(c, WS_OP_PING, NULL, 0);
+}
 
 static void echo_message(conn_t *c, const ws_event_t *ev) {
   outmsg_t m;
   obuf_t *b;
   outmsg_init(&m, ev->opcode, ev->data, ev->len);
   b = outmsg_frame(&m, c->deflate, &c->srv->pmd, c->srv->cfg.deflate_min_size);
-  if (b) conn_send_obuf(c, b);
-  else conn_abort(c);
+  if (b)
+    conn_send_obuf(c, b);
+  else
+    conn_abort(c);
   outmsg_release(&m);
 }
 
@@ -146,8 +149,8 @@ static void on_close_frame(conn_t *c, const ws_event_t *ev) {
 static int inflate_message(conn_t *c, ws_event_t *ev) {
   const uint8_t *out;
   size_t len;
-  int rc = pmd_decompress(&c->srv->pmd, ev->data, ev->len, c->srv->cfg.max_message_size,
-                          &out, &len);
+  int rc =
+      pmd_decompress(&c->srv->pmd, ev->data, ev->len, c->srv->cfg.max_message_size, &out, &len);
   if (rc == PMD_TOO_BIG) {
     conn_close_ws(c, WS_CLOSE_TOO_BIG, "message too big");
     return -1;
@@ -172,22 +175,18 @@ static void handle_event(conn_t *c, ws_event_t *ev) {
   case WS_EV_MESSAGE:
     if (c->close_sent) return;
     if (ev->compressed && inflate_message(c, ev) != 0) return;
-    if (c->kind == WS_KIND_ECHO) echo_message(c, ev);
-    else router_dispatch(c, ev->data, ev->len);
+    if (c->kind == WS_KIND_ECHO)
+      echo_message(c, ev);
+    else
+      router_dispatch(c, ev->data, ev->len);
     break;
   case WS_EV_PING:
     if (!c->close_sent) send_control(c, WS_OP_PONG, ev->data, ev->len);
     break;
-  case WS_EV_PONG:
-    break;
-  case WS_EV_CLOSE:
-    on_close_frame(c, ev);
-    break;
-  case WS_EV_ERROR:
-    conn_close_ws(c, ev->close_code, close_reason(ev->close_code));
-    break;
-  default:
-    break;
+  case WS_EV_PONG: break;
+  case WS_EV_CLOSE: on_close_frame(c, ev); break;
+  case WS_EV_ERROR: conn_close_ws(c, ev->close_code, close_reason(ev->close_code)); break;
+  default: break;
   }
 }
 
@@ -219,7 +218,8 @@ void ws_on_teardown(conn_t *c) {
   if (c->per_ip_counted) iplimit_remove(&s->per_ip, c->peer_family, c->peer);
   c->per_ip_counted = 0;
   if (c->close_code) metrics_count_close(&s->metrics, c->close_code);
-  if (c->registered) ws_depart(c);
+  if (c->registered)
+    ws_depart(c);
   else if (c->kind == WS_KIND_CHAT)
     log_info("disconnected %s, code %u", conn_peer_str(c, peer, sizeof peer),
              (unsigned)c->close_code);

@@ -13,8 +13,8 @@
  * registered with the manager, replacing an older holder of the id, and
  * user_joined goes out) or WS_KIND_ECHO. 0, or -1 when the connection was
  * closed instead. */
-int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id,
-               size_t id_len, int deflate);
+int ws_upgrade(conn_t *c, const char *accept_key, int kind, const char *id, size_t id_len,
+               int deflate);
 
 void ws_on_read(conn_t *c, uint8_t *data, size_t len);
 

@@ -10,10 +10,10 @@
 #include "protocol/deflate.h"
 #include "protocol/message.h"
 
-static const char *words[] = {"the", "meeting", "is", "at", "three", "tomorrow", "can",
-                              "you", "send", "me", "report", "thanks", "ok", "see",
-                              "later", "deploy", "server", "went", "fine", "lunch",
-                              "?", "!", "I", "think", "we", "should", "ship", "it"};
+static const char *words[] = {"the",   "meeting", "is",     "at",     "three",  "tomorrow", "can",
+                              "you",   "send",    "me",     "report", "thanks", "ok",       "see",
+                              "later", "deploy",  "server", "went",   "fine",   "lunch",    "?",
+                              "!",     "I",       "think",  "we",     "should", "ship",     "it"};
 
 static double now_ns(void) {
   struct timespec ts;

@@ -51,7 +51,7 @@
  * (half of 32768-60999); past them every connect() scans the range, which
  * would make the generator, not the server, the slow side. */
 #define PER_SRC_IP 10000
-#define TIMER_TAG UINT32_MAX
+#define TIMER_TAG  UINT32_MAX
 
 enum { SC_CONNECT, SC_BROADCAST, SC_OPENLOOP, SC_PRIVATE, SC_PINGPONG, SC_IDLE };
 static const char *sc_names[] = {"connect", "broadcast", "openloop", "private", "pingpong", "idle"};
@@ -62,7 +62,7 @@ enum { ST_FREE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
 typedef struct conn {
   int fd;
   uint8_t state;
-  uint8_t want_out;   /* EPOLLOUT registered */
+  uint8_t want_out; /* EPOLLOUT registered */
   uint8_t is_sender;
   uint32_t part_len, part_cap; /* partial input (a frame or the 101 header) */
   uint32_t out_len, out_cap;   /* unsent output */
@@ -117,12 +117,12 @@ static uint64_t batch_now; /* taken once per read: the arrival time of its frame
 static uint64_t stale_rx;
 
 /* Scenario state. */
-static int running;          /* senders may send */
-static uint64_t m_start, m_end; /* measurement window (send timestamps) */
-static uint32_t *sender_idx; /* K senders -> conn index */
-static uint32_t *exp_seq;    /* broadcast: [client * K + sender] next expected */
+static int running;                   /* senders may send */
+static uint64_t m_start, m_end;       /* measurement window (send timestamps) */
+static uint32_t *sender_idx;          /* K senders -> conn index */
+static uint32_t *exp_seq;             /* broadcast: [client * K + sender] next expected */
 static uint32_t *slot_seq, *slot_cnt; /* broadcast: [sender * W + n % W] */
-static long live_target;     /* deliveries a broadcast needs to complete */
+static long live_target;              /* deliveries a broadcast needs to complete */
 
 /* ------------------------------------------------------------------ util */
 
@@ -255,11 +255,15 @@ static void jadd(const char *fmt, ...) {
 }
 
 static void jnum(const char *k, double v) {
-  if (v == -1) jadd(",\"%s\":null", k); /* -1: unknown */
-  else jadd(",\"%s\":%.6g", k, v);
+  if (v == -1)
+    jadd(",\"%s\":null", k); /* -1: unknown */
+  else
+    jadd(",\"%s\":%.6g", k, v);
 }
 
-static void jint(const char *k, long long v) { jadd(",\"%s\":%lld", k, v); }
+static void jint(const char *k, long long v) {
+  jadd(",\"%s\":%lld", k, v);
+}
 
 /* ---------------------------------------------------------- connections */
 
@@ -288,7 +292,8 @@ static void conn_close(uint32_t i, int was_failure) {
 static int buf_append(char **b, uint32_t *len, uint32_t *cap, const void *d, size_t n) {
   if (*len + n > *cap) {
     uint32_t nc = *cap ? *cap : 256;
-    while (nc < *len + n) nc *= 2;
+    while (nc < *len + n)
+      nc *= 2;
     char *nb = realloc(*b, nc);
     if (!nb) return -1;
     *b = nb;
@@ -340,7 +345,8 @@ static void ws_send(uint32_t i, int opcode, const char *payload, size_t len) {
   uint8_t mk[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
   memcpy(f + h, mk, 4);
   h += 4;
-  for (size_t k = 0; k < len; k++) f[h + k] = (uint8_t)payload[k] ^ mk[k & 3];
+  for (size_t k = 0; k < len; k++)
+    f[h + k] = (uint8_t)payload[k] ^ mk[k & 3];
   conn_write(i, f, h + len);
 }
 
@@ -421,11 +427,12 @@ static void on_connected(uint32_t i) {
  * optional blanks (Python's json.dumps writes ": "). */
 static int scan_type(const uint8_t *p, size_t n, const uint8_t **v, size_t *vl) {
   const uint8_t *end = p + n;
-  const uint8_t *k = n >= 8 && !memcmp(p, "{\"type\"", 7) ? p + 1
-                                                          : memmem(p, n < 64 ? n : 64, "\"type\"", 6);
+  const uint8_t *k =
+      n >= 8 && !memcmp(p, "{\"type\"", 7) ? p + 1 : memmem(p, n < 64 ? n : 64, "\"type\"", 6);
   if (!k) return -1;
   k += 6;
-  while (k < end && (*k == ' ' || *k == ':')) k++;
+  while (k < end && (*k == ' ' || *k == ':'))
+    k++;
   if (k >= end || *k != '"') return -1;
   k++;
   const uint8_t *q = memchr(k, '"', (size_t)(end - k));
@@ -441,10 +448,12 @@ static int scan_u64(const uint8_t *p, const uint8_t *end, const char *key, uint6
   const uint8_t *k = memmem(p, (size_t)(end - p), key, kl);
   if (!k) return -1;
   k += kl;
-  while (k < end && (*k == ' ' || *k == ':')) k++;
+  while (k < end && (*k == ' ' || *k == ':'))
+    k++;
   if (k >= end || *k < '0' || *k > '9') return -1;
   uint64_t v = 0;
-  while (k < end && *k >= '0' && *k <= '9') v = v * 10 + (uint64_t)(*k++ - '0');
+  while (k < end && *k >= '0' && *k <= '9')
+    v = v * 10 + (uint64_t)(*k++ - '0');
   *out = v;
   return 0;
 }
@@ -457,7 +466,8 @@ typedef struct {
 /* Skips blanks and the separator sep (',' or ':'). */
 static const uint8_t *skip_blank(const uint8_t *k, const uint8_t *end, const char *set) {
   const uint8_t sep = (uint8_t)set[1];
-  while (k < end && (*k == ' ' || *k == sep)) k++;
+  while (k < end && (*k == ' ' || *k == sep))
+    k++;
   return k;
 }
 
@@ -480,13 +490,26 @@ static int scan_tag(const uint8_t *from, const uint8_t *end, tag_t *tg) {
         k = skip_blank(k + 3, end, " :");
         if (k >= end || *k < '0' || *k > '9') break;
         uint64_t v = 0;
-        while (k < end && *k >= '0' && *k <= '9') v = v * 10 + (uint64_t)(*k++ - '0');
+        while (k < end && *k >= '0' && *k <= '9')
+          v = v * 10 + (uint64_t)(*k++ - '0');
         switch (key) {
-          case 'p': tg->p = v; seen |= 1; break;
-          case 's': tg->s = v; seen |= 2; break;
-          case 'n': tg->n = v; seen |= 4; break;
-          case 't': tg->t = v; seen |= 8; break;
-          default: goto slow;
+        case 'p':
+          tg->p = v;
+          seen |= 1;
+          break;
+        case 's':
+          tg->s = v;
+          seen |= 2;
+          break;
+        case 'n':
+          tg->n = v;
+          seen |= 4;
+          break;
+        case 't':
+          tg->t = v;
+          seen |= 8;
+          break;
+        default: goto slow;
         }
       }
     }
@@ -520,8 +543,10 @@ static void on_chat(uint32_t ci, const uint8_t *from, const uint8_t *end, uint64
   uint32_t *e = &exp_seq[(size_t)ci * o.senders + s];
   if (seq != *e) {
     order_viol++;
-    if (seq > *e) gaps += seq - *e;
-    else dup_or_reorder++;
+    if (seq > *e)
+      gaps += seq - *e;
+    else
+      dup_or_reorder++;
   }
   *e = (uint32_t)seq + 1;
   if (o.scenario != SC_BROADCAST) return;
@@ -554,8 +579,10 @@ static void on_private(uint32_t ci, const uint8_t *from, const uint8_t *end, uin
   conn_t *c = &conns[ci];
   if (seq != c->rx_exp) {
     order_viol++;
-    if (seq > c->rx_exp) gaps += seq - c->rx_exp;
-    else dup_or_reorder++;
+    if (seq > c->rx_exp)
+      gaps += seq - c->rx_exp;
+    else
+      dup_or_reorder++;
   }
   c->rx_exp = (uint32_t)seq + 1;
   completed_msgs++;
@@ -574,13 +601,17 @@ static void on_text(uint32_t ci, const uint8_t *p, size_t n) {
   uint64_t now = batch_now;
   const uint8_t *after = ty + tl + 1, *end = p + n;
   if (tl == 4 && !memcmp(ty, "chat", 4)) {
-    if (exp_seq && (o.scenario == SC_BROADCAST || o.scenario == SC_OPENLOOP)) on_chat(ci, after, end, now);
-    else other_rx++;
+    if (exp_seq && (o.scenario == SC_BROADCAST || o.scenario == SC_OPENLOOP))
+      on_chat(ci, after, end, now);
+    else
+      other_rx++;
   } else if (tl == 11 && !memcmp(ty, "user_joined", 11)) {
     joins_rx++;
   } else if (tl == 7 && !memcmp(ty, "private", 7)) {
-    if (o.scenario == SC_PRIVATE) on_private(ci, after, end, now);
-    else other_rx++;
+    if (o.scenario == SC_PRIVATE)
+      on_private(ci, after, end, now);
+    else
+      other_rx++;
   } else if (tl == 4 && !memcmp(ty, "pong", 4)) {
     conn_t *c = &conns[ci];
     if (c->inflight) {
@@ -597,7 +628,8 @@ static void on_text(uint32_t ci, const uint8_t *p, size_t n) {
     lefts_rx++;
   } else if (tl == 5 && !memcmp(ty, "error", 5)) {
     errors_rx++;
-    if (!first_error[0]) snprintf(first_error, sizeof first_error, "%.*s", (int)(n < 150 ? n : 150), p);
+    if (!first_error[0])
+      snprintf(first_error, sizeof first_error, "%.*s", (int)(n < 150 ? n : 150), p);
   } else {
     other_rx++;
   }
@@ -620,7 +652,8 @@ static size_t parse_frames(uint32_t i, uint8_t *p, size_t n) {
     } else if (len == 127) {
       if (avail < 10) break;
       len = 0;
-      for (int k = 0; k < 8; k++) len = (len << 8) | f[2 + k];
+      for (int k = 0; k < 8; k++)
+        len = (len << 8) | f[2 + k];
       h = 10;
     }
     if (masked) {
@@ -633,35 +666,32 @@ static size_t parse_frames(uint32_t i, uint8_t *p, size_t n) {
     if (avail < h + len) break;
     uint8_t *pl = f + h;
     if (masked)
-      for (uint64_t k = 0; k < len; k++) pl[k] ^= f[h - 4 + (k & 3)];
+      for (uint64_t k = 0; k < len; k++)
+        pl[k] ^= f[h - 4 + (k & 3)];
     frames_rx++;
     off += h + (size_t)len;
     switch (op) {
-      case 0x1:
-        if (!fin) frag_rx++;
-        on_text(i, pl, (size_t)len);
-        break;
-      case 0x0:
-        frag_rx++;
-        break;
-      case 0x9:
-        pings_rx++;
-        pongs_tx++;
-        ws_send(i, 0xA, (const char *)pl, (size_t)len);
-        break;
-      case 0xA:
-        break;
-      case 0x8: {
-        int code = len >= 2 ? (pl[0] << 8) | pl[1] : 1005;
-        ctl_close_rx++;
-        if (code >= 0 && code < 5000) close_codes[code]++;
-        uint8_t cb[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        if (code != 1005) ws_send(i, 0x8, (const char *)cb, 2);
-        conn_close(i, 0);
-        return off;
-      }
-      default:
-        other_rx++;
+    case 0x1:
+      if (!fin) frag_rx++;
+      on_text(i, pl, (size_t)len);
+      break;
+    case 0x0: frag_rx++; break;
+    case 0x9:
+      pings_rx++;
+      pongs_tx++;
+      ws_send(i, 0xA, (const char *)pl, (size_t)len);
+      break;
+    case 0xA: break;
+    case 0x8: {
+      int code = len >= 2 ? (pl[0] << 8) | pl[1] : 1005;
+      ctl_close_rx++;
+      if (code >= 0 && code < 5000) close_codes[code]++;
+      uint8_t cb[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+      if (code != 1005) ws_send(i, 0x8, (const char *)cb, 2);
+      conn_close(i, 0);
+      return off;
+    }
+    default: other_rx++;
     }
   }
   return off;
@@ -747,33 +777,34 @@ static void send_next(uint32_t i) {
   int n;
   uint64_t t = now_ns();
   switch (o.scenario) {
-    case SC_BROADCAST: {
-      if (c->inflight >= (uint32_t)o.window) return;
-      uint32_t s = 0;
-      while (sender_idx[s] != i) s++;
-      uint32_t seq = c->tx_seq++;
-      size_t slot = s * (size_t)o.window + seq % (uint32_t)o.window;
-      slot_seq[slot] = seq;
-      slot_cnt[slot] = 0;
-      n = snprintf(msg, sizeof msg, "{\"type\":\"chat\",\"data\":{\"p\":%d,\"s\":%u,\"n\":%u,\"t\":%" PRIu64 "}}",
-                   phase, s, seq, t);
-      break;
-    }
-    case SC_PRIVATE:
-      if (c->inflight >= (uint32_t)o.window) return;
-      n = snprintf(msg, sizeof msg,
-                   "{\"type\":\"private\",\"data\":{\"p\":%d,\"s\":%u,\"n\":%u,\"t\":%" PRIu64
-                   "},\"recipient_id\":\"%s%u\"}",
-                   phase, i, c->tx_seq++, t, o.id_prefix, i ^ 1u);
-      break;
-    case SC_PINGPONG:
-      if (c->inflight >= 1) return;
-      c->ping_t = t;
-      c->tx_seq++;
-      n = snprintf(msg, sizeof msg, "{\"type\":\"ping\"}");
-      break;
-    default:
-      return;
+  case SC_BROADCAST: {
+    if (c->inflight >= (uint32_t)o.window) return;
+    uint32_t s = 0;
+    while (sender_idx[s] != i)
+      s++;
+    uint32_t seq = c->tx_seq++;
+    size_t slot = s * (size_t)o.window + seq % (uint32_t)o.window;
+    slot_seq[slot] = seq;
+    slot_cnt[slot] = 0;
+    n = snprintf(msg, sizeof msg,
+                 "{\"type\":\"chat\",\"data\":{\"p\":%d,\"s\":%u,\"n\":%u,\"t\":%" PRIu64 "}}",
+                 phase, s, seq, t);
+    break;
+  }
+  case SC_PRIVATE:
+    if (c->inflight >= (uint32_t)o.window) return;
+    n = snprintf(msg, sizeof msg,
+                 "{\"type\":\"private\",\"data\":{\"p\":%d,\"s\":%u,\"n\":%u,\"t\":%" PRIu64
+                 "},\"recipient_id\":\"%s%u\"}",
+                 phase, i, c->tx_seq++, t, o.id_prefix, i ^ 1u);
+    break;
+  case SC_PINGPONG:
+    if (c->inflight >= 1) return;
+    c->ping_t = t;
+    c->tx_seq++;
+    n = snprintf(msg, sizeof msg, "{\"type\":\"ping\"}");
+    break;
+  default: return;
   }
   c->inflight++;
   sent_msgs++;
@@ -796,7 +827,8 @@ static void on_timer(void) {
     conn_t *c = &conns[i];
     if (c->state != ST_OPEN) continue;
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "{\"type\":\"chat\",\"data\":{\"p\":%d,\"s\":%u,\"n\":%u,\"t\":%" PRIu64 "}}",
+    int n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"chat\",\"data\":{\"p\":%d,\"s\":%u,\"n\":%u,\"t\":%" PRIu64 "}}",
                      phase, s, c->tx_seq++, due);
     sent_msgs++;
     if (due >= m_start && due < m_end) sent_window++;
@@ -819,8 +851,10 @@ static void poll_once(int timeout_ms) {
     uint32_t e = evs[j].events;
     if (e & EPOLLOUT) on_writable(i);
     if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-      if (conns[i].state == ST_CONNECTING) on_connected(i);
-      else on_readable(i);
+      if (conns[i].state == ST_CONNECTING)
+        on_connected(i);
+      else
+        on_readable(i);
     }
   }
 }
@@ -830,7 +864,8 @@ static void poll_once(int timeout_ms) {
 static void connect_all(long n, uint64_t deadline) {
   long next = 0;
   while (now_ns() < deadline) {
-    while (next < n && n_inflight_connect < o.concurrency) conn_start((uint32_t)next++);
+    while (next < n && n_inflight_connect < o.concurrency)
+      conn_start((uint32_t)next++);
     if (next >= n && n_inflight_connect == 0) return;
     poll_once(5);
   }
@@ -841,7 +876,8 @@ static void connect_all(long n, uint64_t deadline) {
 static int settle_joins(uint64_t deadline) {
   if (o.echo_path) return 1;
   uint64_t want = (uint64_t)n_open * (uint64_t)(n_open > 0 ? n_open - 1 : 0) / 2;
-  while (joins_rx < want && now_ns() < deadline) poll_once(5);
+  while (joins_rx < want && now_ns() < deadline)
+    poll_once(5);
   return joins_rx >= want;
 }
 
@@ -979,7 +1015,8 @@ static void run_traffic(int sc) {
   if (k) {
     memset(exp_seq, 0, (size_t)o.n * (size_t)k * sizeof *exp_seq);
     memset(slot_cnt, 0, (size_t)k * (size_t)o.window * sizeof *slot_cnt);
-    for (size_t j = 0; j < (size_t)k * (size_t)o.window; j++) slot_seq[j] = UINT32_MAX;
+    for (size_t j = 0; j < (size_t)k * (size_t)o.window; j++)
+      slot_seq[j] = UINT32_MAX;
     for (int s = 0; s < k; s++) {
       sender_idx[s] = (uint32_t)((long)s * o.n / k);
       conns[sender_idx[s]].is_sender = 1;
@@ -993,21 +1030,24 @@ static void run_traffic(int sc) {
   running = 1;
   if (sc == SC_BROADCAST) {
     for (int s = 0; s < k; s++)
-      for (int w = 0; w < o.window; w++) send_next(sender_idx[s]);
+      for (int w = 0; w < o.window; w++)
+        send_next(sender_idx[s]);
   } else if (sc == SC_PRIVATE) {
     for (int w = 0; w < o.window; w++)
-      for (long i = 0; i < o.n; i++) send_next((uint32_t)i);
+      for (long i = 0; i < o.n; i++)
+        send_next((uint32_t)i);
   } else if (sc == SC_PINGPONG) {
-    for (long i = 0; i < o.n; i++) send_next((uint32_t)i);
+    for (long i = 0; i < o.n; i++)
+      send_next((uint32_t)i);
   } else if (sc == SC_OPENLOOP) {
     timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     ol_interval = (uint64_t)(1e9 / o.rate);
     if (ol_interval < 10000) ol_interval = 10000;
     ol_t0 = t0;
     ol_k = 0;
-    struct itimerspec its = {.it_interval = {(time_t)(ol_interval / 1000000000ull),
-                                             (long)(ol_interval % 1000000000ull)},
-                             .it_value = {0, 1}};
+    struct itimerspec its = {
+        .it_interval = {(time_t)(ol_interval / 1000000000ull), (long)(ol_interval % 1000000000ull)},
+        .it_value = {0, 1}};
     timerfd_settime(timer_fd, 0, &its, NULL);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TIMER_TAG};
     epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev);
@@ -1106,24 +1146,24 @@ int main(int argc, char **argv) {
   int ch;
   while ((ch = getopt_long(argc - 1, argv + 1, "n:d:k:w:r:", lo, NULL)) != -1) {
     switch (ch) {
-      case 'h': snprintf(o.host, sizeof o.host, "%s", optarg); break;
-      case 'p': o.port = atoi(optarg); break;
-      case 'P': o.pid = atoi(optarg); break;
-      case 'n': o.n = atol(optarg); break;
-      case 'k': o.senders = atoi(optarg); break;
-      case 'w': o.window = atoi(optarg); break;
-      case 'd': o.duration = atof(optarg); break;
-      case 'W': o.warmup = atof(optarg); break;
-      case 'r': o.rate = atof(optarg); break;
-      case 's': o.src_ips = atoi(optarg); break;
-      case 'c': o.concurrency = atoi(optarg); break;
-      case 'S': o.setup_timeout = atof(optarg); break;
-      case 'D': o.drain_timeout = atof(optarg); break;
-      case 'l': o.label = optarg; break;
-      case 'e': o.echo_path = optarg; break;
-      case 'i': o.id_prefix = optarg; break;
-      case 'x': phases = optarg; break;
-      default: usage();
+    case 'h': snprintf(o.host, sizeof o.host, "%s", optarg); break;
+    case 'p': o.port = atoi(optarg); break;
+    case 'P': o.pid = atoi(optarg); break;
+    case 'n': o.n = atol(optarg); break;
+    case 'k': o.senders = atoi(optarg); break;
+    case 'w': o.window = atoi(optarg); break;
+    case 'd': o.duration = atof(optarg); break;
+    case 'W': o.warmup = atof(optarg); break;
+    case 'r': o.rate = atof(optarg); break;
+    case 's': o.src_ips = atoi(optarg); break;
+    case 'c': o.concurrency = atoi(optarg); break;
+    case 'S': o.setup_timeout = atof(optarg); break;
+    case 'D': o.drain_timeout = atof(optarg); break;
+    case 'l': o.label = optarg; break;
+    case 'e': o.echo_path = optarg; break;
+    case 'i': o.id_prefix = optarg; break;
+    case 'x': phases = optarg; break;
+    default: usage();
     }
   }
   if (optind != argc - 1) usage();
@@ -1139,7 +1179,8 @@ int main(int argc, char **argv) {
   if (suite) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", phases);
-    for (char *save, *tok = strtok_r(buf, ",", &save); tok && np < 8; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save, *tok = strtok_r(buf, ",", &save); tok && np < 8;
+         tok = strtok_r(NULL, ",", &save)) {
       int k = -1;
       for (int j = SC_BROADCAST; j <= SC_PINGPONG; j++)
         if (!strcmp(tok, sc_names[j])) k = j;
@@ -1191,7 +1232,8 @@ int main(int argc, char **argv) {
       if (!exp_seq || !slot_seq || !slot_cnt) die("oom");
       break;
     }
-  for (long i = 0; i < o.n; i++) conns[i].fd = -1;
+  for (long i = 0; i < o.n; i++)
+    conns[i].fd = -1;
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1: %s", strerror(errno));
   m_start = m_end = UINT64_MAX; /* nothing measured during setup */
@@ -1241,7 +1283,8 @@ int main(int argc, char **argv) {
     }
     line_end(r0, r1);
   } else {
-    for (int j = 0; j < np; j++) run_traffic(plist[j]);
+    for (int j = 0; j < np; j++)
+      run_traffic(plist[j]);
   }
 
   for (long i = 0; i < o.n; i++) {

@@ -20,10 +20,13 @@ static void dump(int sig) {
   int k = snprintf(b, sizeof b, "malloc_count malloc=%lu calloc=%lu realloc=%lu\n", n_malloc,
                    n_calloc, n_realloc);
   (void)sig;
-  if (write(2, b, (size_t)k) < 0) {}
+  if (write(2, b, (size_t)k) < 0) {
+  }
 }
 
-__attribute__((constructor)) static void init(void) { signal(SIGUSR1, dump); }
+__attribute__((constructor)) static void init(void) {
+  signal(SIGUSR1, dump);
+}
 
 void *malloc(size_t n) {
   if (!real_malloc) real_malloc = dlsym(RTLD_NEXT, "malloc");

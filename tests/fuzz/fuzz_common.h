@@ -12,24 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,   \
-              #cond);                                                        \
-      abort();                                                               \
-    }                                                                        \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                 \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* CHECK with both operands printed, for integer comparisons. */
-#define CHECK_OP(a, op, b)                                                   \
-  do {                                                                       \
-    long long ca_ = (long long)(a), cb_ = (long long)(b);                    \
-    if (!(ca_ op cb_)) {                                                     \
-      fprintf(stderr, "%s:%d: invariant failed: %s %s %s (%lld vs %lld)\n",  \
-              __FILE__, __LINE__, #a, #op, #b, ca_, cb_);                    \
-      abort();                                                               \
-    }                                                                        \
+#define CHECK_OP(a, op, b)                                                                         \
+  do {                                                                                             \
+    long long ca_ = (long long)(a), cb_ = (long long)(b);                                          \
+    if (!(ca_ op cb_)) {                                                                           \
+      fprintf(stderr, "%s:%d: invariant failed: %s %s %s (%lld vs %lld)\n", __FILE__, __LINE__,    \
+              #a, #op, #b, ca_, cb_);                                                              \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* FNV-1a: a cheap digest to compare payloads of two runs. */
@@ -56,10 +55,8 @@ static inline uint32_t fuzz_rand(uint32_t *s) {
  * read past the end of what the code under test was given. */
 static inline uint8_t *fuzz_dup(const uint8_t *p, size_t n) {
   uint8_t *d = malloc(n ? n : 1);
-  if (!d)
-    abort();
-  if (n)
-    memcpy(d, p, n);
+  if (!d) abort();
+  if (n) memcpy(d, p, n);
   return d;
 }
 
@@ -86,19 +83,16 @@ static inline long fuzz_ref_utf8(const uint8_t *p, size_t n) {
       return (long)i;
     }
     for (size_t k = 1; k <= need; k++) {
-      if (i + k >= n)
-        return (long)n;
+      if (i + k >= n) return (long)n;
       uint8_t c = p[i + k];
-      if ((c & 0xC0) != 0x80)
-        return (long)(i + k);
+      if ((c & 0xC0) != 0x80) return (long)(i + k);
       cp = (cp << 6) | (c & 0x3F);
       /* Fail at the earliest byte that proves it: after the second byte
        * the leading bits of the code point are known. */
       if (k == 1) {
         uint32_t top = cp << (6 * (need - 1));
         uint32_t hi = top | ((1u << (6 * (need - 1))) - 1);
-        if (hi < min || (top >= 0xD800 && top <= 0xDFFF) || top > 0x10FFFF)
-          return (long)(i + k);
+        if (hi < min || (top >= 0xD800 && top <= 0xDFFF) || top > 0x10FFFF) return (long)(i + k);
       }
     }
     i += need + 1;

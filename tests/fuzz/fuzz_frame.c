@@ -50,8 +50,7 @@ static void rec_push(recs_t *r, const ws_event_t *ev, size_t offset) {
   if (r->n == r->cap) {
     r->cap = r->cap ? r->cap * 2 : 16;
     r->ev = realloc(r->ev, r->cap * sizeof *r->ev);
-    if (!r->ev)
-      abort();
+    if (!r->ev) abort();
   }
   rec_t *e = &r->ev[r->n++];
   e->type = ev->type;
@@ -65,9 +64,9 @@ static void rec_push(recs_t *r, const ws_event_t *ev, size_t offset) {
 
 /* Parses one frame that we built and expects exactly one event `want`
  * spanning all of it. */
-static void expect_one(const ws_parser_opts_t *o, uint8_t *frame, size_t n,
-                       ws_event_type_t want, uint8_t opcode, uint8_t compressed,
-                       uint16_t code, const uint8_t *data, size_t len) {
+static void expect_one(const ws_parser_opts_t *o, uint8_t *frame, size_t n, ws_event_type_t want,
+                       uint8_t opcode, uint8_t compressed, uint16_t code, const uint8_t *data,
+                       size_t len) {
   ws_parser_t p;
   ws_event_t ev;
   ws_parser_init(&p, o);
@@ -79,8 +78,7 @@ static void expect_one(const ws_parser_opts_t *o, uint8_t *frame, size_t n,
     CHECK_OP(ev.opcode, ==, opcode);
     CHECK_OP(ev.compressed, ==, compressed);
   }
-  if (want == WS_EV_CLOSE)
-    CHECK_OP(ev.close_code, ==, code);
+  if (want == WS_EV_CLOSE) CHECK_OP(ev.close_code, ==, code);
   CHECK(len == 0 || memcmp(ev.data, data, len) == 0);
   ws_parser_free(&p);
 }
@@ -89,19 +87,16 @@ static void expect_one(const ws_parser_opts_t *o, uint8_t *frame, size_t n,
  * two fragments (the second masked from offset 0 of its own frame), must
  * come back unchanged. */
 static void roundtrip_message(const ws_event_t *ev) {
-  static const ws_parser_opts_t any = {.allow_binary = 1, .allow_rsv1 = 1,
-                                       .require_mask = 1};
+  static const ws_parser_opts_t any = {.allow_binary = 1, .allow_rsv1 = 1, .require_mask = 1};
   static const uint8_t key[4] = {0xA5, 0x01, 0xFE, 0x5A};
   size_t n = ev->len, hl = ws_frame_header_size(n, 1);
   uint8_t *f = malloc(2 * WS_MAX_HEADER + n + 1);
-  if (!f)
-    abort();
+  if (!f) abort();
   size_t w = ws_frame_header(f, ev->opcode, 1, ev->compressed, n, key);
   CHECK_OP(w, ==, hl);
   memcpy(f + w, ev->data, n);
   ws_mask(f + w, n, key, 0);
-  expect_one(&any, f, w + n, WS_EV_MESSAGE, ev->opcode, ev->compressed, 0,
-             ev->data, n);
+  expect_one(&any, f, w + n, WS_EV_MESSAGE, ev->opcode, ev->compressed, 0, ev->data, n);
 
   /* Two fragments, split at a point derived from the length. */
   size_t cut = n / 3, off = 0;
@@ -116,8 +111,7 @@ static void roundtrip_message(const ws_event_t *ev) {
   ws_mask(f + off, half, key, 0);
   ws_mask(f + off + half, n - cut - half, key, half);
   off += n - cut;
-  expect_one(&any, f, off, WS_EV_MESSAGE, ev->opcode, ev->compressed, 0,
-             ev->data, n);
+  expect_one(&any, f, off, WS_EV_MESSAGE, ev->opcode, ev->compressed, 0, ev->data, n);
   free(f);
 }
 
@@ -127,8 +121,7 @@ static void roundtrip_close(const ws_event_t *ev) {
   uint8_t f[WS_MAX_HEADER + WS_MAX_CONTROL_PAYLOAD];
   size_t n = ws_close_payload(payload, ev->close_code, (const char *)ev->data, ev->len);
   CHECK_OP(n, <=, WS_MAX_CONTROL_PAYLOAD);
-  if (ev->close_code == WS_CLOSE_NO_STATUS)
-    CHECK_OP(n, ==, 0);
+  if (ev->close_code == WS_CLOSE_NO_STATUS) CHECK_OP(n, ==, 0);
   size_t w = ws_frame_header(f, WS_OP_CLOSE, 1, 0, n, NULL);
   memcpy(f + w, payload, n);
   expect_one(&any, f, w + n, WS_EV_CLOSE, 0, 0, ev->close_code, ev->data,
@@ -147,12 +140,10 @@ static void inflate_message(const ws_event_t *ev, uint64_t max) {
   }
   int rc = pmd_decompress(&codec, ev->data, ev->len, lim, &out, &out_len);
   CHECK(rc == PMD_OK || rc == PMD_TOO_BIG || rc == PMD_CORRUPT);
-  if (rc != PMD_OK)
-    return;
+  if (rc != PMD_OK) return;
   CHECK_OP(out_len, <=, lim);
   CHECK(out_len == 0 || out != NULL);
-  if (ev->opcode == WS_OP_TEXT)
-    (void)utf8_validate(out, out_len);
+  if (ev->opcode == WS_OP_TEXT) (void)utf8_validate(out, out_len);
   uint8_t *copy = fuzz_dup(out, out_len);
   const uint8_t *z, *back;
   size_t z_len, back_len;
@@ -165,27 +156,22 @@ static void inflate_message(const ws_event_t *ev, uint64_t max) {
 
 static void check_event(const ws_parser_opts_t *o, const ws_event_t *ev) {
   uint64_t max = o->max_message_size;
-  if (ev->len > 0)
-    CHECK(ev->data != NULL);
+  if (ev->len > 0) CHECK(ev->data != NULL);
   switch (ev->type) {
   case WS_EV_MESSAGE:
     CHECK(ev->opcode == WS_OP_TEXT || ev->opcode == WS_OP_BINARY);
     CHECK(ev->opcode == WS_OP_TEXT || o->allow_binary);
     CHECK(!ev->compressed || o->allow_rsv1);
-    if (max)
-      CHECK_OP(ev->len, <=, max);
+    if (max) CHECK_OP(ev->len, <=, max);
     if (ev->opcode == WS_OP_TEXT && !ev->compressed)
       CHECK_OP(fuzz_ref_utf8(ev->data, ev->len), ==, -1);
     break;
   case WS_EV_PING:
-  case WS_EV_PONG:
-    CHECK_OP(ev->len, <=, WS_MAX_CONTROL_PAYLOAD);
-    break;
+  case WS_EV_PONG: CHECK_OP(ev->len, <=, WS_MAX_CONTROL_PAYLOAD); break;
   case WS_EV_CLOSE:
     CHECK(ev->close_code == WS_CLOSE_NO_STATUS || ws_close_code_valid(ev->close_code));
     CHECK_OP(ev->len, <=, WS_MAX_CONTROL_PAYLOAD - 2);
-    if (ev->close_code == WS_CLOSE_NO_STATUS)
-      CHECK_OP(ev->len, ==, 0);
+    if (ev->close_code == WS_CLOSE_NO_STATUS) CHECK_OP(ev->len, ==, 0);
     CHECK_OP(fuzz_ref_utf8(ev->data, ev->len), ==, -1);
     break;
   case WS_EV_ERROR:
@@ -194,16 +180,15 @@ static void check_event(const ws_parser_opts_t *o, const ws_event_t *ev) {
     CHECK(ev->close_code != WS_CLOSE_UNSUPPORTED || !o->allow_binary);
     CHECK(ev->close_code != WS_CLOSE_TOO_BIG || max != 0);
     break;
-  default:
-    CHECK(!"unknown event type");
+  default: CHECK(!"unknown event type");
   }
 }
 
 /* Feeds the stream in chunks (sizes from *seed, 0 = whole, 1 = bytewise)
  * and records every event. deep: also run the round trips (once per input
  * is enough). */
-static void run(const ws_parser_opts_t *o, const uint8_t *s, size_t n, int mode,
-                uint32_t seed, recs_t *out, int deep) {
+static void run(const ws_parser_opts_t *o, const uint8_t *s, size_t n, int mode, uint32_t seed,
+                recs_t *out, int deep) {
   ws_parser_t p;
   ws_event_t ev;
   size_t pos = 0;
@@ -216,8 +201,7 @@ static void run(const ws_parser_opts_t *o, const uint8_t *s, size_t n, int mode,
       chunk = 1;
     else if (mode > 1)
       chunk = 1 + fuzz_rand(&seed) % (1u << mode);
-    if (chunk > n - pos)
-      chunk = n - pos;
+    if (chunk > n - pos) chunk = n - pos;
     uint8_t *buf = fuzz_dup(s + pos, chunk);
     size_t off = 0;
     do {
@@ -232,13 +216,10 @@ static void run(const ws_parser_opts_t *o, const uint8_t *s, size_t n, int mode,
         rec_push(out, &ev, pos + off + used);
         if (deep && ev.type == WS_EV_MESSAGE) {
           roundtrip_message(&ev);
-          if (ev.compressed)
-            inflate_message(&ev, max);
+          if (ev.compressed) inflate_message(&ev, max);
         }
-        if (deep && ev.type == WS_EV_CLOSE)
-          roundtrip_close(&ev);
-        if (ev.type == WS_EV_CLOSE || ev.type == WS_EV_ERROR)
-          over = 1;
+        if (deep && ev.type == WS_EV_CLOSE) roundtrip_close(&ev);
+        if (ev.type == WS_EV_CLOSE || ev.type == WS_EV_ERROR) over = 1;
       }
       off += used;
       size_t mem = ws_parser_memory(&p);
@@ -247,8 +228,7 @@ static void run(const ws_parser_opts_t *o, const uint8_t *s, size_t n, int mode,
       else
         CHECK_OP(mem, <=, 2 * (pos + off) + WS_MAX_CONTROL_PAYLOAD + 256);
       /* A dead parser frees its buffer on the next feed. */
-      if (over && ev.type == WS_EV_NONE)
-        CHECK_OP(mem, ==, 0);
+      if (over && ev.type == WS_EV_NONE) CHECK_OP(mem, ==, 0);
     } while (off < chunk);
     pos += chunk;
     free(buf);
@@ -267,8 +247,7 @@ static void run(const ws_parser_opts_t *o, const uint8_t *s, size_t n, int mode,
 /* ws_close_payload cuts a long reason at a character boundary. */
 static void close_payload_cut(const uint8_t *s, size_t n) {
   uint8_t out[WS_MAX_CONTROL_PAYLOAD];
-  if (fuzz_ref_utf8(s, n) != -1)
-    return;
+  if (fuzz_ref_utf8(s, n) != -1) return;
   size_t w = ws_close_payload(out, WS_CLOSE_NORMAL, (const char *)s, n);
   CHECK_OP(w, >=, 2);
   CHECK_OP(w, <=, WS_MAX_CONTROL_PAYLOAD);
@@ -277,8 +256,7 @@ static void close_payload_cut(const uint8_t *s, size_t n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 2)
-    return 0;
+  if (size < 2) return 0;
   uint8_t sel = data[0];
   ws_parser_opts_t o = {
       .max_message_size = max_sizes[sel & 3],

@@ -18,7 +18,9 @@
 
 #define MAX_HEADER_SIZE 8192 /* fastws.conf's default max_header_size */
 
-static slice_t header(const http_conn_t *h, const char *name) { return http_header(h, name); }
+static slice_t header(const http_conn_t *h, const char *name) {
+  return http_header(h, name);
+}
 
 static int header_count(const http_conn_t *h, const char *name) {
   return http_header_count(h, name);
@@ -31,12 +33,10 @@ static slice_t header_joined(const http_conn_t *h, const char *name) {
   size_t cap = h->len + 2 * (size_t)h->n_headers + 1;
   char *out = malloc(cap);
   slice_t s;
-  if (!out)
-    abort();
+  if (!out) abort();
   s = http_header_joined(h, name, out, cap);
   CHECK(!s.base || s.base == out);
-  if (!s.base)
-    free(out);
+  if (!s.base) free(out);
   return s;
 }
 
@@ -51,10 +51,8 @@ static void check_token_lists(const http_conn_t *h) {
     slice_t first = header(h, names[i]);
     slice_t joined = header_joined(h, names[i]);
     for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
-      CHECK_OP(http_token_list_has(first, tokens[t]), ==,
-               ref_token_list_has(first, tokens[t]));
-      CHECK_OP(http_token_list_has(joined, tokens[t]), ==,
-               ref_token_list_has(joined, tokens[t]));
+      CHECK_OP(http_token_list_has(first, tokens[t]), ==, ref_token_list_has(first, tokens[t]));
+      CHECK_OP(http_token_list_has(joined, tokens[t]), ==, ref_token_list_has(joined, tokens[t]));
     }
     free((char *)joined.base);
   }
@@ -69,12 +67,10 @@ static void check_handshake(const http_conn_t *h, slice_t method) {
   up.connection = header(h, "Connection");
   up.key = header(h, "Sec-WebSocket-Key");
   up.version = header(h, "Sec-WebSocket-Version");
-  if (header_count(h, "Sec-WebSocket-Key") > 1)
-    up.key = slice_make(NULL, 0);
+  if (header_count(h, "Sec-WebSocket-Key") > 1) up.key = slice_make(NULL, 0);
   int status = ws_handshake_check(&up);
   CHECK(status == 0 || status == 400 || status == 426);
-  if (status != 0)
-    return;
+  if (status != 0) return;
   CHECK(method.len == 3 && memcmp(method.base, "GET", 3) == 0);
   CHECK(up.http_major > 1 || (up.http_major == 1 && up.http_minor >= 1));
   CHECK(ref_token_list_has(up.upgrade, "websocket"));
@@ -93,13 +89,11 @@ static void check_origin(const http_conn_t *h) {
   for (int tls = 0; tls < 2; tls++) {
     int same = ws_origin_allowed(origin, host, tls, NULL, 0);
     CHECK(same == 0 || same == 1);
-    if (!origin.base)
-      CHECK(same == 1);
+    if (!origin.base) CHECK(same == 1);
     CHECK_OP(ws_origin_allowed(origin, host, tls, star, 1), ==, 1);
     int listed = ws_origin_allowed(origin, host, tls, list, 4);
     CHECK(listed == 0 || listed == 1);
-    if (!origin.base)
-      CHECK(listed == 1);
+    if (!origin.base) CHECK(listed == 1);
   }
 }
 
@@ -109,8 +103,7 @@ static void check_query(slice_t query) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
       char *out = malloc(caps[c] ? caps[c] : 1);
-      if (!out)
-        abort();
+      if (!out) abort();
       long r = url_query_param(query, names[i], out, caps[c]);
       CHECK(r >= -2);
       if (r >= 0) {
@@ -118,8 +111,7 @@ static void check_query(slice_t query) {
         CHECK_OP(out[r], ==, 0);
         CHECK_OP(strlen(out), ==, (size_t)r);
       }
-      if (!query.base)
-        CHECK_OP(r, ==, -1);
+      if (!query.base) CHECK_OP(r, ==, -1);
       free(out);
     }
   }
@@ -128,13 +120,11 @@ static void check_query(slice_t query) {
 /* server/routes.c: the id of /ws/{id}. */
 static void check_path(slice_t path) {
   static const char prefix[] = "/ws/";
-  if (path.len < sizeof prefix - 1 || memcmp(path.base, prefix, sizeof prefix - 1) != 0)
-    return;
+  if (path.len < sizeof prefix - 1 || memcmp(path.base, prefix, sizeof prefix - 1) != 0) return;
   slice_t raw = slice_make(path.base + 4, path.len - 4);
   size_t cap = WS_ID_MAX * 3;
   char *id = malloc(cap);
-  if (!id)
-    abort();
+  if (!id) abort();
   long n = url_percent_decode(raw.base, raw.len, id, cap);
   CHECK(n >= -1);
   CHECK_OP(n, <=, (long)raw.len);
@@ -159,8 +149,7 @@ static void handle_request(http_conn_t *h) {
   const char *q = memchr(h->buf, '?', h->url_len);
   slice_t path = slice_make(h->buf, q ? (size_t)(q - h->buf) : h->url_len);
   slice_t query = slice_make(NULL, 0);
-  if (q)
-    query = slice_make(q + 1, h->url_len - (size_t)(q + 1 - h->buf));
+  if (q) query = slice_make(q + 1, h->url_len - (size_t)(q + 1 - h->buf));
   CHECK_OP(target.len, <=, h->len);
   for (int i = 0; i < h->n_headers; i++) {
     const http_header_t *hd = &h->headers[i];
@@ -173,11 +162,9 @@ static void handle_request(http_conn_t *h) {
   check_handshake(h, method);
   check_origin(h);
   slice_t ext = header(h, "Sec-WebSocket-Extensions");
-  if (ws_pmd_negotiate(ext))
-    CHECK(ci_contains(ext, "permessage-deflate"));
+  if (ws_pmd_negotiate(ext)) CHECK(ci_contains(ext, "permessage-deflate"));
   slice_t joined = header_joined(h, "Sec-WebSocket-Extensions");
-  if (ws_pmd_negotiate(joined))
-    CHECK(ci_contains(joined, "permessage-deflate"));
+  if (ws_pmd_negotiate(joined)) CHECK(ci_contains(joined, "permessage-deflate"));
   free((char *)joined.base);
 }
 
@@ -208,8 +195,7 @@ static uint64_t request_digest(const http_conn_t *h) {
  * bytes (0: one read). deep: run the checks on every request. */
 static void parse(const uint8_t *data, size_t size, size_t chunk, int deep, trace_t *t) {
   http_conn_t *h = http_conn_new(NULL, MAX_HEADER_SIZE);
-  if (!h)
-    abort();
+  if (!h) abort();
   memset(t, 0, sizeof *t);
   size_t pos = 0;
   int done = 0;
@@ -241,11 +227,9 @@ static void parse(const uint8_t *data, size_t size, size_t chunk, int deep, trac
       len -= used;
       CHECK(h->complete); /* only on_message_complete pauses */
       h->complete = 0;
-      if (t->n < (int)(sizeof t->digest / sizeof t->digest[0]))
-        t->digest[t->n] = request_digest(h);
+      if (t->n < (int)(sizeof t->digest / sizeof t->digest[0])) t->digest[t->n] = request_digest(h);
       t->n++;
-      if (deep)
-        handle_request(h);
+      if (deep) handle_request(h);
       /* An upgrade request ends HTTP on this connection (switched, or
        * answered and closed). */
       if (h->parser.upgrade || err == HPE_PAUSED_UPGRADE) {

@@ -29,8 +29,7 @@
 static int step_last_digit(char *s, int delta) {
   char *p = strchr(s, 'e') - 1;
   for (; p >= s; p--) {
-    if (*p == '.')
-      continue;
+    if (*p == '.') continue;
     if (delta > 0 && *p != '9') {
       (*p)++;
       return 0;
@@ -51,8 +50,7 @@ static void ref_repr(double d, char *out, size_t cap) {
   char best[48] = "", cand[48];
   double bestdist = 0;
   int neg = signbit(d);
-  if (neg)
-    d = -d;
+  if (neg) d = -d;
   if (d == 0) {
     snprintf(out, cap, "%s0.0", neg ? "-" : "");
     return;
@@ -60,13 +58,10 @@ static void ref_repr(double d, char *out, size_t cap) {
   for (int prec = 0; prec <= 16 && !best[0]; prec++) {
     for (int k = 0; k < 3; k++) {
       snprintf(cand, sizeof cand, "%.*e", prec, d);
-      if (k == 1 && step_last_digit(cand, +1) < 0)
-        continue;
-      if (k == 2 && step_last_digit(cand, -1) < 0)
-        continue;
+      if (k == 1 && step_last_digit(cand, +1) < 0) continue;
+      if (k == 2 && step_last_digit(cand, -1) < 0) continue;
       double v = strtod(cand, NULL);
-      if (v != d)
-        continue;
+      if (v != d) continue;
       /* Distance measured in long double: exact enough to order them. */
       long double dist = fabsl(strtold(cand, NULL) - (long double)d);
       if (!best[0] || dist < bestdist) {
@@ -81,15 +76,13 @@ static void ref_repr(double d, char *out, size_t cap) {
   int nd = 0;
   const char *p = best;
   for (; *p != 'e'; p++)
-    if (*p != '.')
-      digits[nd++] = *p;
+    if (*p != '.') digits[nd++] = *p;
   int e = atoi(p + 1);
   while (nd > 1 && digits[nd - 1] == '0')
     nd--;
   char s[64];
   size_t n = 0;
-  if (neg)
-    s[n++] = '-';
+  if (neg) s[n++] = '-';
   if (e < -4 || e >= 16) {
     s[n++] = digits[0];
     if (nd > 1) {
@@ -124,13 +117,12 @@ static void check_real(double d) {
   char want[64];
   strbuf_t b = {0};
   json_t *v = json_real(d);
-  if (!v)
-    return; /* jansson refuses NaN and infinities */
+  if (!v) return; /* jansson refuses NaN and infinities */
   CHECK(msg_json_encode(&b, v) == 0);
   ref_repr(d, want, sizeof want);
   if (b.len != strlen(want) || memcmp(b.buf, want, b.len) != 0) {
-    fprintf(stderr, "real %a (%.17g): encoded %.*s, Python repr %s\n", d, d, (int)b.len,
-            b.buf, want);
+    fprintf(stderr, "real %a (%.17g): encoded %.*s, Python repr %s\n", d, d, (int)b.len, b.buf,
+            want);
     abort();
   }
   json_decref(v);
@@ -139,8 +131,7 @@ static void check_real(double d) {
 
 /* Every real in a decoded value (bounded walk: the decoder caps depth). */
 static void check_reals(const json_t *v, int *budget) {
-  if (--*budget < 0)
-    return;
+  if (--*budget < 0) return;
   if (json_is_real(v)) {
     check_real(json_real_value(v));
   } else if (json_is_array(v)) {
@@ -163,8 +154,8 @@ static void check_envelope(const msg_in_t *m, const char *room, int64_t usec) {
   json_error_t err;
   json_t *back = json_loadb(out.buf, out.len, JSON_ALLOW_NUL, &err);
   if (!back) {
-    fprintf(stderr, "envelope does not parse back (%s at %d): %.*s\n", err.text,
-            err.position, (int)(out.len > 2000 ? 2000 : out.len), out.buf);
+    fprintf(stderr, "envelope does not parse back (%s at %d): %.*s\n", err.text, err.position,
+            (int)(out.len > 2000 ? 2000 : out.len), out.buf);
     abort();
   }
   CHECK(json_is_object(back));
@@ -191,8 +182,7 @@ static void check_envelope(const msg_in_t *m, const char *room, int64_t usec) {
     CHECK(json_is_null(data));
   CHECK(json_is_string(json_object_get(back, "client_id")));
   CHECK(strcmp(json_string_value(json_object_get(back, "timestamp")), ts) == 0);
-  if (room)
-    CHECK(strcmp(json_string_value(json_object_get(back, "room")), room) == 0);
+  if (room) CHECK(strcmp(json_string_value(json_object_get(back, "room")), room) == 0);
   /* Compact: no whitespace outside strings, so no space right after the
    * separators the encoder writes. */
   CHECK(memcmp(out.buf, "{\"type\":\"", 9) == 0);
@@ -233,8 +223,7 @@ static void check_utf8(const uint8_t *p, size_t n) {
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     rc = utf8_feed(&v, p + i, 1);
-    if (bad >= 0 && (size_t)bad < n)
-      CHECK_OP(rc, ==, (i == (size_t)bad ? -1 : 0));
+    if (bad >= 0 && (size_t)bad < n) CHECK_OP(rc, ==, (i == (size_t)bad ? -1 : 0));
   }
   CHECK_OP(utf8_complete(&v), ==, bad == -1);
 }
@@ -264,8 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size >= 8) {
     double d;
     memcpy(&d, data, 8);
-    if (isfinite(d))
-      check_real(d);
+    if (isfinite(d)) check_real(d);
     memcpy(&usec, data, 8);
     check_timestamp(usec);
   }
@@ -287,14 +275,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_envelope(&m, room, usec);
     check_envelope(&m, NULL, usec);
     int budget = 10000;
-    if (m.data)
-      check_reals(m.data, &budget);
+    if (m.data) check_reals(m.data, &budget);
     msg_in_free(&m);
     CHECK(m.root == NULL);
   }
 
   check_utf8(data, size);
-  if (fuzz_ref_utf8(data, size) == -1)
-    check_string_literal(data, size);
+  if (fuzz_ref_utf8(data, size) == -1) check_string_literal(data, size);
   return 0;
 }

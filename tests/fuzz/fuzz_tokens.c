@@ -19,21 +19,19 @@
 #include "tests/fuzz/fuzz_ref.h"
 
 #define MAX_PARTS 5
-#define BIG (256 * 1024)
+#define BIG       (256 * 1024)
 
 /* A NUL-terminated heap copy of s. */
 static char *cstr(slice_t s) {
   char *c = malloc(s.len + 1);
-  if (!c)
-    abort();
-  if (s.len)
-    memcpy(c, s.base, s.len);
+  if (!c) abort();
+  if (s.len) memcpy(c, s.base, s.len);
   c[s.len] = 0;
   return c;
 }
 
-static const char *const tokens[] = {"upgrade", "websocket", "keep-alive",
-                                     "permessage-deflate", "a"};
+static const char *const tokens[] = {"upgrade", "websocket", "keep-alive", "permessage-deflate",
+                                     "a"};
 
 static void check_token_list(slice_t s) {
   for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
@@ -43,16 +41,13 @@ static void check_token_list(slice_t s) {
 static void check_pmd(slice_t s) {
   int r = ws_pmd_negotiate(s);
   CHECK(r == 0 || r == 1);
-  if (r)
-    CHECK(ci_contains(s, "permessage-deflate"));
+  if (r) CHECK(ci_contains(s, "permessage-deflate"));
   /* A well-formed offer of another extension before it changes nothing. */
   size_t n = s.len + 4;
   char *pre = malloc(n);
-  if (!pre)
-    abort();
+  if (!pre) abort();
   memcpy(pre, "x, ", 3);
-  if (s.len)
-    memcpy(pre + 3, s.base, s.len);
+  if (s.len) memcpy(pre + 3, s.base, s.len);
   pre[n - 1] = 0;
   CHECK_OP(ws_pmd_negotiate(slice_make(pre, n - 1)), ==, r);
   free(pre);
@@ -63,28 +58,23 @@ static void check_decode(slice_t s) {
   for (size_t c = 0; c < sizeof caps / sizeof caps[0] + 1; c++) {
     size_t cap = c < sizeof caps / sizeof caps[0] ? caps[c] : s.len;
     char *a = malloc(cap ? cap : 1), *b = malloc(cap ? cap : 1);
-    if (!a || !b)
-      abort();
+    if (!a || !b) abort();
     long r = url_percent_decode(s.base, s.len, a, cap);
     long e = ref_percent_decode(s.base, s.len, b, cap);
     CHECK_OP(r, ==, e);
-    if (r > 0)
-      CHECK(memcmp(a, b, (size_t)r) == 0);
+    if (r > 0) CHECK(memcmp(a, b, (size_t)r) == 0);
     free(a);
     free(b);
   }
   /* In place. */
   char *in = (char *)fuzz_dup((const uint8_t *)s.base, s.len);
   char *ref = malloc(s.len ? s.len : 1);
-  if (!ref)
-    abort();
+  if (!ref) abort();
   long e = ref_percent_decode(s.base, s.len, ref, s.len);
   long r = url_percent_decode(in, s.len, in, s.len);
   CHECK_OP(r, ==, e);
-  if (r > 0)
-    CHECK(memcmp(in, ref, (size_t)r) == 0);
-  if (r >= 0)
-    CHECK_OP(ws_id_valid(ref, (size_t)r), ==, ref_id_valid(ref, (size_t)r));
+  if (r > 0) CHECK(memcmp(in, ref, (size_t)r) == 0);
+  if (r >= 0) CHECK_OP(ws_id_valid(ref, (size_t)r), ==, ref_id_valid(ref, (size_t)r));
   free(in);
   free(ref);
 }
@@ -93,8 +83,7 @@ static void check_query(slice_t q, const char *name) {
   static const size_t caps[] = {0, 1, 16, 4096};
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
     char *out = malloc(caps[c] ? caps[c] : 1);
-    if (!out)
-      abort();
+    if (!out) abort();
     long r = url_query_param(q, name, out, caps[c]);
     CHECK(r >= -2);
     if (r >= 0) {
@@ -102,8 +91,7 @@ static void check_query(slice_t q, const char *name) {
       CHECK_OP(out[r], ==, 0);
       CHECK_OP(strlen(out), ==, (size_t)r);
     }
-    if (!name[0])
-      CHECK_OP(r, ==, -1);
+    if (!name[0]) CHECK_OP(r, ==, -1);
     free(out);
   }
 }
@@ -151,8 +139,7 @@ static void check_handshake(const slice_t *part, size_t nparts, uint8_t ver) {
 
 static void check_accept(slice_t s) {
   char out[WS_ACCEPT_KEY_LEN + 1];
-  static const char b64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
   CHECK_OP(ws_accept_key(s.base, s.len, out), ==, 0);
   CHECK_OP(strlen(out), ==, WS_ACCEPT_KEY_LEN);
   CHECK_OP(strspn(out, b64), ==, WS_ACCEPT_KEY_LEN);
@@ -161,8 +148,7 @@ static void check_accept(slice_t s) {
 /* The parsers that take a whole header value or query, on a big input. */
 static void linear(const uint8_t *data, size_t size) {
   char *big = malloc(BIG);
-  if (!big)
-    abort();
+  if (!big) abort();
   for (size_t i = 0; i < BIG; i++)
     big[i] = (char)data[i % size];
   slice_t s = slice_make(big, BIG);
@@ -220,7 +206,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   check_handshake(part, nparts, size ? data[size - 1] : 0x11);
 
-  if (size > 0 && fuzz_hash(data, size) % 256 == 0)
-    linear(data, size);
+  if (size > 0 && fuzz_hash(data, size) % 256 == 0) linear(data, size);
   return 0;
 }

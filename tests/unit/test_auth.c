@@ -15,8 +15,8 @@
 
 #include "protocol/jwt.h"
 
-#define NOW 1700000000.0
-#define KEY "test-secret"
+#define NOW      1700000000.0
+#define KEY      "test-secret"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static char tokbuf[3 * JWT_HS256_MAX_LEN];
@@ -44,8 +44,8 @@ static const char *make(const char *header, const char *payload, const char *key
   size_t o = b64url((const unsigned char *)header, strlen(header), tokbuf);
   tokbuf[o++] = '.';
   o += b64url((const unsigned char *)payload, strlen(payload), tokbuf + o);
-  assert_non_null(HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)tokbuf, o, mac,
-                       &maclen));
+  assert_non_null(
+      HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)tokbuf, o, mac, &maclen));
   tokbuf[o++] = '.';
   b64url(mac, maclen, tokbuf + o);
   return tokbuf;
@@ -56,14 +56,15 @@ static int verify(const char *tok, const char *key, const char *sub) {
 }
 
 #define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
-#define GOOD "{\"sub\":\"alice\",\"exp\":1700003600}"
+#define GOOD  "{\"sub\":\"alice\",\"exp\":1700003600}"
 
 static void test_valid(void **state) {
   (void)state;
   assert_int_equal(verify(make(HS256, GOOD, KEY), KEY, "alice"), JWT_HS256_OK);
   assert_int_equal(verify(make("{\"alg\":\"HS256\"}", GOOD, KEY), KEY, "alice"), JWT_HS256_OK);
-  assert_int_equal(verify(make(HS256, "{\"sub\":\"alice\",\"exp\":1700000000.5,\"nbf\":1700000000,"
-                                      "\"iat\":1,\"extra\":[1,{\"a\":null}]}",
+  assert_int_equal(verify(make(HS256,
+                               "{\"sub\":\"alice\",\"exp\":1700000000.5,\"nbf\":1700000000,"
+                               "\"iat\":1,\"extra\":[1,{\"a\":null}]}",
                                KEY),
                           KEY, "alice"),
                    JWT_HS256_OK);
@@ -71,9 +72,14 @@ static void test_valid(void **state) {
 
 static void test_alg(void **state) {
   static const char *headers[] = {
-      "{\"alg\":\"none\"}", "{\"alg\":\"HS512\"}", "{\"alg\":\"RS256\"}",
-      "{\"alg\":\"hs256\"}", "{\"alg\":\"HS256 \"}", "{\"typ\":\"JWT\"}",
-      "{\"alg\":null}", "{\"alg\":[\"HS256\"]}",
+      "{\"alg\":\"none\"}",
+      "{\"alg\":\"HS512\"}",
+      "{\"alg\":\"RS256\"}",
+      "{\"alg\":\"hs256\"}",
+      "{\"alg\":\"HS256 \"}",
+      "{\"typ\":\"JWT\"}",
+      "{\"alg\":null}",
+      "{\"alg\":[\"HS256\"]}",
       "{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}",
   };
   (void)state;
@@ -94,8 +100,7 @@ static void test_signature(void **state) {
   size_t n;
   (void)state;
   assert_int_equal(verify(make(HS256, GOOD, "other"), KEY, "alice"), JWT_HS256_E_SIGNATURE);
-  assert_int_equal(verify(make(HS256, GOOD, KEY), "test-secreT", "alice"),
-                   JWT_HS256_E_SIGNATURE);
+  assert_int_equal(verify(make(HS256, GOOD, KEY), "test-secreT", "alice"), JWT_HS256_E_SIGNATURE);
   /* Flip one signature character (stays canonical: not the last one). */
   strcpy(t, make(HS256, GOOD, KEY));
   n = strlen(t);
@@ -125,8 +130,7 @@ static void test_signature(void **state) {
     d1[1] = d1[1] == 'e' ? 'f' : 'e';
   }
   assert_int_equal(verify(t, KEY, "alice"), JWT_HS256_E_SIGNATURE);
-  assert_int_equal(verify(make(HS256, "not json", "other"), KEY, "alice"),
-                   JWT_HS256_E_SIGNATURE);
+  assert_int_equal(verify(make(HS256, "not json", "other"), KEY, "alice"), JWT_HS256_E_SIGNATURE);
 }
 
 static void test_claims(void **state) {
@@ -258,8 +262,8 @@ static void test_sign_roundtrip(void **state) {
   n = jwt_hs256_sign(KEY, strlen(KEY), "bob.x-1_", 8, 1700000000, 1700000060, t, sizeof t);
   assert_true(n > 0);
   assert_int_equal((size_t)n, strlen(t));
-  assert_string_equal(t, make(HS256, "{\"sub\":\"bob.x-1_\",\"iat\":1700000000,\"exp\":1700000060}",
-                              KEY));
+  assert_string_equal(
+      t, make(HS256, "{\"sub\":\"bob.x-1_\",\"iat\":1700000000,\"exp\":1700000060}", KEY));
   assert_int_equal(verify(t, KEY, "bob.x-1_"), JWT_HS256_OK);
   assert_int_equal(verify(t, KEY, "bob"), JWT_HS256_E_SUB);
   assert_int_equal(jwt_hs256_verify(t, (size_t)n, KEY, strlen(KEY), "bob.x-1_", 8, 1700000060.0),

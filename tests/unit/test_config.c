@@ -28,8 +28,7 @@ static void write_file(char out[64], const char *text, size_t len) {
   close(fd);
 }
 
-static int load_bytes(const char *text, size_t len, config_t *c, char *err,
-                      size_t errlen) {
+static int load_bytes(const char *text, size_t len, config_t *c, char *err, size_t errlen) {
   int r;
   write_file(conf_path, text, len);
   r = config_load(conf_path, c, err, errlen);
@@ -62,8 +61,7 @@ static void check_error(const char *text, const char *want) {
 /* Loads text, which must succeed. */
 static void check_ok(const char *text, config_t *c) {
   char err[1024] = "";
-  if (load(text, c, err, sizeof err) != 0)
-    fail_msg("error '%s' for:\n%s", err, text);
+  if (load(text, c, err, sizeof err) != 0) fail_msg("error '%s' for:\n%s", err, text);
 }
 
 static void assert_defaults(const config_t *c) {
@@ -113,8 +111,7 @@ static void test_shipped_conf(void **state) {
   config_t c;
   char err[1024] = "";
   (void)state;
-  if (config_load("fastws.conf", &c, err, sizeof err) != 0)
-    fail_msg("fastws.conf: %s", err);
+  if (config_load("fastws.conf", &c, err, sizeof err) != 0) fail_msg("fastws.conf: %s", err);
   assert_defaults(&c);
   config_free(&c);
 }
@@ -221,8 +218,7 @@ static void test_value_spellings(void **state) {
   config_t c;
   (void)state;
   for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
-    snprintf(text, sizeof text,
-             "[server]\nreuse_port = %s\n[websocket]\npermessage_deflate = %s\n",
+    snprintf(text, sizeof text, "[server]\nreuse_port = %s\n[websocket]\npermessage_deflate = %s\n",
              on[i], off[i]);
     check_ok(text, &c);
     assert_int_equal(c.reuse_port, 1);
@@ -230,8 +226,7 @@ static void test_value_spellings(void **state) {
     config_free(&c);
   }
   for (int l = 0; l < 4; l++) {
-    snprintf(text, sizeof text, "[server]\nlog_level = %s ; comment\n",
-             levels[l]);
+    snprintf(text, sizeof text, "[server]\nlog_level = %s ; comment\n", levels[l]);
     check_ok(text, &c);
     assert_int_equal(c.log_level, l);
     assert_string_equal(config_log_level_name(l), levels[l]);
@@ -244,7 +239,8 @@ static void test_value_spellings(void **state) {
   /* decimal forms, exact to the double */
   check_ok("[websocket]\nidle_timeout = .5\nheartbeat_interval = 5.\n"
            "handshake_timeout = 0.1\nrate_limit = 007\n"
-           "rate_burst = 1.000000000000000000000000001\n", &c);
+           "rate_burst = 1.000000000000000000000000001\n",
+           &c);
   assert_true(c.rate_burst == 1);
   assert_true(c.idle_timeout == 0.5);
   assert_true(c.heartbeat_interval == 5);
@@ -252,8 +248,7 @@ static void test_value_spellings(void **state) {
   assert_true(c.rate_limit == 7);
   config_free(&c);
   /* upper bounds that are still fine */
-  check_ok("[websocket]\nmax_header_size = 1048576\nidle_timeout = 31536000\n",
-           &c);
+  check_ok("[websocket]\nmax_header_size = 1048576\nidle_timeout = 31536000\n", &c);
   assert_int_equal(c.max_header_size, 1048576);
   config_free(&c);
   /* rate_burst below 1 is fine while rate_limit is off */
@@ -265,72 +260,69 @@ static void test_bad_numbers(void **state) {
   static const struct {
     const char *text, *err;
   } cases[] = {
-    {"[websocket]\nmax_message_size =\n",
-     "2: [websocket] max_message_size: empty value (expected a whole number of bytes)"},
-    {"[limits]\nmax_connections =   ; nothing\n",
-     "2: [limits] max_connections: empty value (expected a whole number)"},
-    {"[websocket]\nmax_send_buffer = -1\n",
-     "2: [websocket] max_send_buffer: '-1': must not be negative"},
-    {"[limits]\nmax_connections = 10x\n",
-     "2: [limits] max_connections: '10x': not a whole number"},
-    {"[websocket]\nmax_message_size = 64k\n",
-     "2: [websocket] max_message_size: '64k': sizes are plain numbers of bytes, without a unit"},
-    {"[websocket]\ndeflate_min_size = 1.5\n",
-     "2: [websocket] deflate_min_size: '1.5': not a whole number"},
-    {"[websocket]\ndeflate_min_size = 0x10\n",
-     "2: [websocket] deflate_min_size: '0x10': not a whole number"},
-    {"[websocket]\ndeflate_min_size = +5\n",
-     "2: [websocket] deflate_min_size: '+5': not a whole number"},
-    {"[limits]\nmax_connections_per_ip = 1 0\n",
-     "2: [limits] max_connections_per_ip: '1 0': not a whole number"},
-    {"[limits]\nmax_connections = 18446744073709551616\n",
-     "2: [limits] max_connections: '18446744073709551616': too large"},
-    {"[limits]\nmax_connections = 99999999999999999999x\n",
-     "2: [limits] max_connections: '99999999999999999999x': not a whole number"},
-    {"[websocket]\nmax_message_size = 0\n",
-     "2: [websocket] max_message_size: '0': must be at least 1"},
-    {"[websocket]\nmax_send_buffer = 0\n",
-     "2: [websocket] max_send_buffer: '0': must be at least 1"},
-    {"[limits]\nmax_connections = 0\n",
-     "2: [limits] max_connections: '0': must be at least 1"},
-    {"[websocket]\nmax_header_size = 1023\n",
-     "2: [websocket] max_header_size: '1023': must be at least 1024"},
-    {"[websocket]\nmax_header_size = 1048577\n",
-     "2: [websocket] max_header_size: '1048577': must be at most 1048576"},
-    {"[server]\nshutdown_timeout =\n",
-     "2: [server] shutdown_timeout: empty value (expected seconds, e.g. 5 or 0.5)"},
-    {"[websocket]\nrate_limit =\n",
-     "2: [websocket] rate_limit: empty value (expected a number, e.g. 5 or 0.5)"},
-    {"[websocket]\nidle_timeout = -0.5\n",
-     "2: [websocket] idle_timeout: '-0.5': must not be negative"},
-    {"[websocket]\nheartbeat_interval = 5s\n",
-     "2: [websocket] heartbeat_interval: '5s': durations are plain seconds, without a unit (0.5 = half a second)"},
-    {"[websocket]\nheartbeat_interval = 1e3\n",
-     "2: [websocket] heartbeat_interval: '1e3': not a number"},
-    {"[websocket]\nidle_timeout = 1.2.3\n",
-     "2: [websocket] idle_timeout: '1.2.3': not a number"},
-    {"[websocket]\nidle_timeout = .\n",
-     "2: [websocket] idle_timeout: '.': not a number"},
-    {"[websocket]\nidle_timeout = nan\n",
-     "2: [websocket] idle_timeout: 'nan': not a number"},
-    {"[websocket]\nidle_timeout = 99999999999999999999\n",
-     "2: [websocket] idle_timeout: '99999999999999999999': too large"},
-    {"[websocket]\nidle_timeout = 31536000.5\n",
-     "2: [websocket] idle_timeout: '31536000.5': must be at most 31536000"},
-    {"[websocket]\nhandshake_timeout = 0\n",
-     "2: [websocket] handshake_timeout: '0': must be greater than 0"},
-    {"[websocket]\nhandshake_timeout = 0.0\n",
-     "2: [websocket] handshake_timeout: '0.0': must be greater than 0"},
-    {"[websocket]\nrate_burst = 0.5\nrate_limit = 10\n",
-     "2: [websocket] rate_burst: must be at least 1 when rate_limit is set"},
-    {"[server]\nreuse_port = maybe\n",
-     "2: [server] reuse_port: 'maybe': expected on/off, yes/no, true/false or 1/0"},
-    {"[websocket]\npermessage_deflate =\n",
-     "2: [websocket] permessage_deflate: '': expected on/off, yes/no, true/false or 1/0"},
-    {"[server]\nlog_level = verbose\n",
-     "2: [server] log_level: 'verbose': expected error, warn, info or debug"},
-    {"[websocket]\non_duplicate_id = kick\n",
-     "2: [websocket] on_duplicate_id: 'kick': expected replace or reject"},
+      {"[websocket]\nmax_message_size =\n",
+       "2: [websocket] max_message_size: empty value (expected a whole number of bytes)"},
+      {"[limits]\nmax_connections =   ; nothing\n",
+       "2: [limits] max_connections: empty value (expected a whole number)"},
+      {"[websocket]\nmax_send_buffer = -1\n",
+       "2: [websocket] max_send_buffer: '-1': must not be negative"},
+      {"[limits]\nmax_connections = 10x\n",
+       "2: [limits] max_connections: '10x': not a whole number"},
+      {"[websocket]\nmax_message_size = 64k\n",
+       "2: [websocket] max_message_size: '64k': sizes are plain numbers of bytes, without a unit"},
+      {"[websocket]\ndeflate_min_size = 1.5\n",
+       "2: [websocket] deflate_min_size: '1.5': not a whole number"},
+      {"[websocket]\ndeflate_min_size = 0x10\n",
+       "2: [websocket] deflate_min_size: '0x10': not a whole number"},
+      {"[websocket]\ndeflate_min_size = +5\n",
+       "2: [websocket] deflate_min_size: '+5': not a whole number"},
+      {"[limits]\nmax_connections_per_ip = 1 0\n",
+       "2: [limits] max_connections_per_ip: '1 0': not a whole number"},
+      {"[limits]\nmax_connections = 18446744073709551616\n",
+       "2: [limits] max_connections: '18446744073709551616': too large"},
+      {"[limits]\nmax_connections = 99999999999999999999x\n",
+       "2: [limits] max_connections: '99999999999999999999x': not a whole number"},
+      {"[websocket]\nmax_message_size = 0\n",
+       "2: [websocket] max_message_size: '0': must be at least 1"},
+      {"[websocket]\nmax_send_buffer = 0\n",
+       "2: [websocket] max_send_buffer: '0': must be at least 1"},
+      {"[limits]\nmax_connections = 0\n", "2: [limits] max_connections: '0': must be at least 1"},
+      {"[websocket]\nmax_header_size = 1023\n",
+       "2: [websocket] max_header_size: '1023': must be at least 1024"},
+      {"[websocket]\nmax_header_size = 1048577\n",
+       "2: [websocket] max_header_size: '1048577': must be at most 1048576"},
+      {"[server]\nshutdown_timeout =\n",
+       "2: [server] shutdown_timeout: empty value (expected seconds, e.g. 5 or 0.5)"},
+      {"[websocket]\nrate_limit =\n",
+       "2: [websocket] rate_limit: empty value (expected a number, e.g. 5 or 0.5)"},
+      {"[websocket]\nidle_timeout = -0.5\n",
+       "2: [websocket] idle_timeout: '-0.5': must not be negative"},
+      {"[websocket]\nheartbeat_interval = 5s\n",
+       "2: [websocket] heartbeat_interval: '5s': durations are plain seconds, without a unit (0.5 "
+       "= half a second)"},
+      {"[websocket]\nheartbeat_interval = 1e3\n",
+       "2: [websocket] heartbeat_interval: '1e3': not a number"},
+      {"[websocket]\nidle_timeout = 1.2.3\n", "2: [websocket] idle_timeout: '1.2.3': not a number"},
+      {"[websocket]\nidle_timeout = .\n", "2: [websocket] idle_timeout: '.': not a number"},
+      {"[websocket]\nidle_timeout = nan\n", "2: [websocket] idle_timeout: 'nan': not a number"},
+      {"[websocket]\nidle_timeout = 99999999999999999999\n",
+       "2: [websocket] idle_timeout: '99999999999999999999': too large"},
+      {"[websocket]\nidle_timeout = 31536000.5\n",
+       "2: [websocket] idle_timeout: '31536000.5': must be at most 31536000"},
+      {"[websocket]\nhandshake_timeout = 0\n",
+       "2: [websocket] handshake_timeout: '0': must be greater than 0"},
+      {"[websocket]\nhandshake_timeout = 0.0\n",
+       "2: [websocket] handshake_timeout: '0.0': must be greater than 0"},
+      {"[websocket]\nrate_burst = 0.5\nrate_limit = 10\n",
+       "2: [websocket] rate_burst: must be at least 1 when rate_limit is set"},
+      {"[server]\nreuse_port = maybe\n",
+       "2: [server] reuse_port: 'maybe': expected on/off, yes/no, true/false or 1/0"},
+      {"[websocket]\npermessage_deflate =\n",
+       "2: [websocket] permessage_deflate: '': expected on/off, yes/no, true/false or 1/0"},
+      {"[server]\nlog_level = verbose\n",
+       "2: [server] log_level: 'verbose': expected error, warn, info or debug"},
+      {"[websocket]\non_duplicate_id = kick\n",
+       "2: [websocket] on_duplicate_id: 'kick': expected replace or reject"},
   };
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
@@ -346,16 +338,14 @@ static void test_structure_errors(void **state) {
   /* an unknown section without keys is still an error */
   check_error("[Server]\n", "1: [Server]: unknown section (expected server, "
                             "websocket, limits, security, tls or cluster)");
-  check_error("[server]\nlisten = 127.0.0.1:1\nbogus = 1\n",
-              "3: [server] bogus: unknown key");
+  check_error("[server]\nlisten = 127.0.0.1:1\nbogus = 1\n", "3: [server] bogus: unknown key");
   check_error("[server]\nLog_Level = info\n",
               "2: [server] Log_Level: unknown key (did you mean log_level?)");
   check_error("[server]\nmax_connections = 5\n",
               "2: [server] max_connections: unknown key (max_connections "
               "belongs in [limits])");
-  check_error("log_level = info\n",
-              "1: log_level: key outside any section (put it under "
-              "[server], ...)");
+  check_error("log_level = info\n", "1: log_level: key outside any section (put it under "
+                                    "[server], ...)");
   check_error("[server]\nlog_level = info\nlog_level = debug\n",
               "3: [server] log_level: set twice (first on line 2)");
   check_error("[server]\nlog_level = info\n[websocket]\n[server]\n"
@@ -382,8 +372,7 @@ static void test_structure_errors(void **state) {
   strcat(text, "\n");
   check_error(text, "2: line too long (at most 198 characters)");
   check_error("[server]\nstatic_dir =\n", "2: [server] static_dir: empty value");
-  check_error("[cluster]\nchannel_prefix =\n",
-              "2: [cluster] channel_prefix: empty value");
+  check_error("[cluster]\nchannel_prefix =\n", "2: [cluster] channel_prefix: empty value");
   /* a NUL byte inside a line */
   {
     config_t c;
@@ -482,15 +471,12 @@ static void test_listen(void **state) {
   check_error("[server]\nlisten = 127.0.0.1\n",
               "2: [server] listen: '127.0.0.1': missing port (expected "
               "host:port)");
-  check_error("[server]\nlisten = 127.0.0.1:\n",
-              "2: [server] listen: '127.0.0.1:': missing port");
-  check_error("[server]\nlisten = [::1]\n",
-              "2: [server] listen: '[::1]': missing port (expected "
-              "[address]:port)");
+  check_error("[server]\nlisten = 127.0.0.1:\n", "2: [server] listen: '127.0.0.1:': missing port");
+  check_error("[server]\nlisten = [::1]\n", "2: [server] listen: '[::1]': missing port (expected "
+                                            "[address]:port)");
   check_error("[server]\nlisten = [::1]x:80\n",
               "2: [server] listen: '[::1]x:80': expected :port after ']'");
-  check_error("[server]\nlisten = [::1:80\n",
-              "2: [server] listen: '[::1:80': missing ']'");
+  check_error("[server]\nlisten = [::1:80\n", "2: [server] listen: '[::1:80': missing ']'");
   check_error("[server]\nlisten = [1.2.3.4]:80\n",
               "2: [server] listen: '[1.2.3.4]:80': not an IPv6 address");
   check_error("[server]\nlisten = ::1:8000\n",
@@ -508,10 +494,8 @@ static void test_listen(void **state) {
   check_error("[server]\nlisten = 1.2.3.4:80 # web\n",
               "2: [server] listen: '1.2.3.4:80 # web': port must be a number "
               "from 0 to 65535");
-  check_error("[server]\nlisten =\n",
-              "2: [server] listen: empty value (expected host:port)");
-  check_error("[server]\nlisten = , ,\n",
-              "2: [server] listen: empty value (expected host:port)");
+  check_error("[server]\nlisten =\n", "2: [server] listen: empty value (expected host:port)");
+  check_error("[server]\nlisten = , ,\n", "2: [server] listen: empty value (expected host:port)");
   check_error("[server]\nlisten = *:80, 0.0.0.0:80\n",
               "2: [server] listen: '0.0.0.0:80': listed twice");
   check_error("[server]\nlisten = 127.0.0.1:1\n  static_dir = www\n",
@@ -522,8 +506,7 @@ static void test_listen(void **state) {
 
   strcpy(text, "[server]\nlisten = ");
   for (int i = 1; i <= CONFIG_MAX_LISTEN; i++)
-    snprintf(text + strlen(text), sizeof text - strlen(text), "%s:%d",
-             i == 1 ? "" : "\n  ", i);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s:%d", i == 1 ? "" : "\n  ", i);
   strcat(text, "\n");
   check_ok(text, &c);
   assert_int_equal(c.n_listen, CONFIG_MAX_LISTEN);
@@ -593,8 +576,7 @@ static void test_origins(void **state) {
 
   strcpy(text, "[security]\nallowed_origins = https://o1.example");
   for (int i = 2; i <= CONFIG_MAX_ORIGINS; i++)
-    snprintf(text + strlen(text), sizeof text - strlen(text),
-             "\n  https://o%d.example", i);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "\n  https://o%d.example", i);
   strcat(text, "\n");
   check_ok(text, &c);
   assert_int_equal(c.n_origins, CONFIG_MAX_ORIGINS);
@@ -627,22 +609,19 @@ static void test_secret(void **state) {
   unlink(path);
 
   write_file(path, secret, strlen(secret));
-  snprintf(text, sizeof text,
-           "[security]\nauth_secret = \nauth_secret_file = %s\n", path);
+  snprintf(text, sizeof text, "[security]\nauth_secret = \nauth_secret_file = %s\n", path);
   check_ok(text, &c);
   assert_string_equal(c.auth_secret, secret);
   config_free(&c);
 
   /* both set: an error either way round, without the secret */
-  snprintf(text, sizeof text,
-           "[security]\nauth_secret = %s\nauth_secret_file = %s\n", secret,
+  snprintf(text, sizeof text, "[security]\nauth_secret = %s\nauth_secret_file = %s\n", secret,
            path);
   check_error(text, "3: [security] auth_secret_file: cannot be used together "
                     "with auth_secret (line 2); set only one");
   assert_int_equal(load(text, &c, err, sizeof err), -1);
   assert_null(strstr(err, secret));
-  snprintf(text, sizeof text,
-           "[security]\nauth_secret_file = %s\n\nauth_secret = %s\n", path,
+  snprintf(text, sizeof text, "[security]\nauth_secret_file = %s\n\nauth_secret = %s\n", path,
            secret);
   check_error(text, "4: [security] auth_secret: cannot be used together with "
                     "auth_secret_file (line 2); set only one");
@@ -652,22 +631,21 @@ static void test_secret(void **state) {
   snprintf(text, sizeof text, "[security]\nauth_secret_file = %s\n", path);
   snprintf(want, sizeof want,
            "2: [security] auth_secret_file: cannot read '%s': No such file "
-           "or directory", path);
+           "or directory",
+           path);
   check_error(text, want);
 
   /* an empty file (or just a newline) */
   write_file(path, "\n", 1);
   snprintf(text, sizeof text, "[security]\nauth_secret_file = %s\n", path);
-  snprintf(want, sizeof want, "2: [security] auth_secret_file: '%s' is empty",
-           path);
+  snprintf(want, sizeof want, "2: [security] auth_secret_file: '%s' is empty", path);
   check_error(text, want);
   unlink(path);
 
   /* NUL bytes: an error that does not show the contents */
   write_file(path, "Sup3r\0s3cret", 12);
   snprintf(text, sizeof text, "[security]\nauth_secret_file = %s\n", path);
-  snprintf(want, sizeof want,
-           "2: [security] auth_secret_file: '%s': contains a NUL byte", path);
+  snprintf(want, sizeof want, "2: [security] auth_secret_file: '%s': contains a NUL byte", path);
   check_error(text, want);
   assert_int_equal(load(text, &c, err, sizeof err), -1);
   assert_null(strstr(err, "Sup3r"));
@@ -679,8 +657,7 @@ static void test_secret(void **state) {
                     "a directory");
 
   /* an error elsewhere in a file with a secret does not show it */
-  snprintf(text, sizeof text,
-           "[security]\nauth_secret = %s\nallowed_origins = bad\n", secret);
+  snprintf(text, sizeof text, "[security]\nauth_secret = %s\nallowed_origins = bad\n", secret);
   assert_int_equal(load(text, &c, err, sizeof err), -1);
   assert_null(strstr(err, secret));
 }
@@ -709,13 +686,10 @@ static void test_tls(void **state) {
   config_free(&c);
 
   unlink(key);
-  snprintf(want, sizeof want,
-           "3: [tls] key: cannot read '%s': No such file or directory", key);
+  snprintf(want, sizeof want, "3: [tls] key: cannot read '%s': No such file or directory", key);
   check_error(text, want);
   unlink(cert);
-  snprintf(want, sizeof want,
-           "2: [tls] cert: cannot read '%s': No such file or directory",
-           cert);
+  snprintf(want, sizeof want, "2: [tls] cert: cannot read '%s': No such file or directory", cert);
   check_error(text, want);
 
   check_ok("[tls]\ncert =\nkey =\n", &c);
@@ -786,8 +760,7 @@ static void test_open_errors(void **state) {
   char err[512];
   (void)state;
   memset(&c, 0xff, sizeof c); /* garbage in: zeroed out on error */
-  assert_int_equal(config_load("/nonexistent/fastws.conf", &c, err,
-                               sizeof err), -1);
+  assert_int_equal(config_load("/nonexistent/fastws.conf", &c, err, sizeof err), -1);
   assert_string_equal(err, "/nonexistent/fastws.conf: cannot open: No such "
                            "file or directory");
   assert_zeroed(&c);
@@ -806,8 +779,7 @@ static void test_reload_semantics(void **state) {
   (void)state;
   /* a good file replaces the live config; a bad one leaves nothing behind */
   check_ok("[server]\nlog_level = warn\n", &live);
-  assert_int_equal(load("[server]\nlog_level = nope\n", &next, err,
-                        sizeof err), -1);
+  assert_int_equal(load("[server]\nlog_level = nope\n", &next, err, sizeof err), -1);
   assert_zeroed(&next);
   assert_int_equal(live.log_level, LOG_WARN);
   check_ok("[server]\nlog_level = debug\n", &next);
@@ -819,22 +791,22 @@ static void test_reload_semantics(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_defaults),
-    cmocka_unit_test(test_shipped_conf),
-    cmocka_unit_test(test_empty_and_comments),
-    cmocka_unit_test(test_every_key),
-    cmocka_unit_test(test_value_spellings),
-    cmocka_unit_test(test_bad_numbers),
-    cmocka_unit_test(test_structure_errors),
-    cmocka_unit_test(test_syntax_leniency),
-    cmocka_unit_test(test_listen),
-    cmocka_unit_test(test_origins),
-    cmocka_unit_test(test_secret),
-    cmocka_unit_test(test_tls),
-    cmocka_unit_test(test_echo_path),
-    cmocka_unit_test(test_cluster),
-    cmocka_unit_test(test_open_errors),
-    cmocka_unit_test(test_reload_semantics),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_shipped_conf),
+      cmocka_unit_test(test_empty_and_comments),
+      cmocka_unit_test(test_every_key),
+      cmocka_unit_test(test_value_spellings),
+      cmocka_unit_test(test_bad_numbers),
+      cmocka_unit_test(test_structure_errors),
+      cmocka_unit_test(test_syntax_leniency),
+      cmocka_unit_test(test_listen),
+      cmocka_unit_test(test_origins),
+      cmocka_unit_test(test_secret),
+      cmocka_unit_test(test_tls),
+      cmocka_unit_test(test_echo_path),
+      cmocka_unit_test(test_cluster),
+      cmocka_unit_test(test_open_errors),
+      cmocka_unit_test(test_reload_semantics),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

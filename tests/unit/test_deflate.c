@@ -35,8 +35,9 @@ static uint8_t *random_bytes(size_t n) {
 
 /* Chat-like text: compressible but not trivially. */
 static uint8_t *chat_text(size_t n) {
-  static const char *words[] = {"{\"type\":\"chat\",", "\"data\":", "{\"text\":\"", "hello ",
-                                "world ", "caf\xc3\xa9 ", "\xf0\x9f\x98\x80", "\"}}", "alice ", "bob "};
+  static const char *words[] = {
+      "{\"type\":\"chat\",", "\"data\":",        "{\"text\":\"", "hello ", "world ",
+      "caf\xc3\xa9 ",        "\xf0\x9f\x98\x80", "\"}}",         "alice ", "bob "};
   uint8_t *p = malloc(n ? n : 1);
   assert_non_null(p);
   size_t i = 0;
@@ -107,8 +108,7 @@ static void roundtrip(pmd_codec_t *c, const uint8_t *msg, size_t n) {
   assert_int_equal(pmd_decompress(c, z, zlen, n ? n : 1, &back, &back_len), PMD_OK);
   assert_int_equal(back_len, n);
   assert_non_null(back);
-  if (n)
-    assert_memory_equal(back, msg, n);
+  if (n) assert_memory_equal(back, msg, n);
 }
 
 /* ---- setup ----------------------------------------------------------- */
@@ -157,7 +157,8 @@ static void test_rfc_other_forms(void **state) {
   (void)state;
   /* 7.2.3.3: a stored (uncompressed) block; 7.2.3.4: BFINAL set, with and
    * without a padding byte after the final block. */
-  static const uint8_t stored[] = {0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00};
+  static const uint8_t stored[] = {0x00, 0x05, 0x00, 0xfa, 0xff, 0x48,
+                                   0x65, 0x6c, 0x6c, 0x6f, 0x00};
   static const uint8_t final[] = {0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
   static const uint8_t final_pad[] = {0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00};
   pmd_codec_t c;
@@ -204,8 +205,8 @@ static void test_empty_message(void **state) {
 
 static void test_roundtrip_sizes(void **state) {
   (void)state;
-  static const size_t sizes[] = {0, 1, 2, 125, 126, 127, 128, 1000, 4095, 4096, 65535,
-                                 64 * KiB, 64 * KiB + 1, 300 * KiB};
+  static const size_t sizes[] = {0,    1,    2,    125,   126,      127,          128,
+                                 1000, 4095, 4096, 65535, 64 * KiB, 64 * KiB + 1, 300 * KiB};
   pmd_codec_t c;
   pmd_codec_init(&c, -1);
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -343,10 +344,12 @@ static void test_corrupt(void **state) {
   const uint8_t *out;
   size_t len;
   /* BTYPE 11 (reserved). */
-  assert_int_equal(pmd_decompress(&c, (const uint8_t *)"\x06\x00", 2, 1000, &out, &len), PMD_CORRUPT);
-  /* Stored block whose NLEN is not ~LEN. */
-  assert_int_equal(pmd_decompress(&c, (const uint8_t *)"\x00\x05\x00\x00\x00Hello", 10, 1000, &out, &len),
+  assert_int_equal(pmd_decompress(&c, (const uint8_t *)"\x06\x00", 2, 1000, &out, &len),
                    PMD_CORRUPT);
+  /* Stored block whose NLEN is not ~LEN. */
+  assert_int_equal(
+      pmd_decompress(&c, (const uint8_t *)"\x00\x05\x00\x00\x00Hello", 10, 1000, &out, &len),
+      PMD_CORRUPT);
   /* All ones: an invalid dynamic-Huffman header. */
   uint8_t ff[64];
   memset(ff, 0xff, sizeof(ff));
@@ -368,8 +371,7 @@ static void test_corrupt(void **state) {
     uint8_t *junk = random_bytes(n);
     int rc = pmd_decompress(&c, junk, n, 4096, &out, &len);
     assert_true(rc == PMD_OK || rc == PMD_CORRUPT || rc == PMD_TOO_BIG);
-    if (rc == PMD_OK)
-      assert_true(len <= 4096);
+    if (rc == PMD_OK) assert_true(len <= 4096);
     free(junk);
   }
   /* Still works. */
@@ -461,8 +463,9 @@ static void test_outputs_independent(void **state) {
   const uint8_t *z, *out;
   size_t zlen, len;
   assert_int_equal(pmd_compress(&c, (const uint8_t *)"Hello", 5, &z, &zlen), PMD_OK);
-  assert_int_equal(pmd_decompress(&c, (const uint8_t *)"\x00\x05\x00\xfa\xffWorld\x00", 11, 100, &out, &len),
-                   PMD_OK);
+  assert_int_equal(
+      pmd_decompress(&c, (const uint8_t *)"\x00\x05\x00\xfa\xffWorld\x00", 11, 100, &out, &len),
+      PMD_OK);
   assert_memory_equal(z, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
   assert_int_equal(pmd_compress(&c, (const uint8_t *)"other", 5, &z, &zlen), PMD_OK);
   assert_int_equal(len, 5);

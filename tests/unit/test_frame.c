@@ -18,7 +18,7 @@
 #include "protocol/frame.h"
 #include "protocol/utf8.h"
 
-#define FIN 0x80
+#define FIN  0x80
 #define RSV1 0x40
 #define RSV2 0x20
 #define RSV3 0x10
@@ -28,15 +28,11 @@ static const uint8_t KEY[4] = {0x37, 0xFA, 0x21, 0x3D};
 /* Server side: what fastwsd uses, with permessage-deflate off. */
 static const ws_parser_opts_t SERVER = {
     .max_message_size = 1 << 20, .allow_binary = 1, .require_mask = 1};
-static const ws_parser_opts_t DEFLATE = {.max_message_size = 1 << 20,
-                                         .allow_binary = 1,
-                                         .allow_rsv1 = 1,
-                                         .require_mask = 1};
-static const ws_parser_opts_t NO_BINARY = {.max_message_size = 1 << 20,
-                                           .require_mask = 1};
+static const ws_parser_opts_t DEFLATE = {
+    .max_message_size = 1 << 20, .allow_binary = 1, .allow_rsv1 = 1, .require_mask = 1};
+static const ws_parser_opts_t NO_BINARY = {.max_message_size = 1 << 20, .require_mask = 1};
 static const ws_parser_opts_t CLIENT = {.allow_binary = 1}; /* no limit */
-static const ws_parser_opts_t UNLIMITED = {.allow_binary = 1,
-                                           .require_mask = 1};
+static const ws_parser_opts_t UNLIMITED = {.allow_binary = 1, .require_mask = 1};
 
 /* ---- building byte streams ---- */
 
@@ -51,12 +47,13 @@ static void put(bytes_t *b, const void *d, size_t n) {
     b->p = realloc(b->p, b->cap);
     assert_non_null(b->p);
   }
-  if (n)
-    memcpy(b->p + b->len, d, n);
+  if (n) memcpy(b->p + b->len, d, n);
   b->len += n;
 }
 
-static void put_byte(bytes_t *b, uint8_t c) { put(b, &c, 1); }
+static void put_byte(bytes_t *b, uint8_t c) {
+  put(b, &c, 1);
+}
 
 static void put_be(bytes_t *b, uint64_t v, int nbytes) {
   for (int i = nbytes - 1; i >= 0; i--)
@@ -64,8 +61,7 @@ static void put_be(bytes_t *b, uint64_t v, int nbytes) {
 }
 
 /* One frame, minimal length form; key NULL = unmasked. */
-static void put_frame(bytes_t *b, uint8_t b0, const void *payload, size_t n,
-                      const uint8_t *key) {
+static void put_frame(bytes_t *b, uint8_t b0, const void *payload, size_t n, const uint8_t *key) {
   const uint8_t *d = payload;
   uint8_t m = key ? 0x80 : 0;
   put_byte(b, b0);
@@ -78,8 +74,7 @@ static void put_frame(bytes_t *b, uint8_t b0, const void *payload, size_t n,
     put_byte(b, m | 127);
     put_be(b, n, 8);
   }
-  if (key)
-    put(b, key, 4);
+  if (key) put(b, key, 4);
   for (size_t i = 0; i < n; i++)
     put_byte(b, (uint8_t)(d[i] ^ (key ? key[i % 4] : 0)));
 }
@@ -133,8 +128,7 @@ static void record(trace_t *t, const ws_event_t *ev, size_t at) {
   assert_non_null(r->data);
   if (ev->type != WS_EV_ERROR) {
     assert_non_null(ev->data);
-    if (ev->len)
-      memcpy(r->data, ev->data, ev->len);
+    if (ev->len) memcpy(r->data, ev->data, ev->len);
   }
 }
 
@@ -149,31 +143,26 @@ static size_t cut_at(size_t pos, size_t len, size_t split) {
   return pos < split ? split : len;
 }
 
-static void feed_piece(ws_parser_t *p, uint8_t *piece, size_t n, size_t base,
-                       trace_t *t) {
+static void feed_piece(ws_parser_t *p, uint8_t *piece, size_t n, size_t base, trace_t *t) {
   size_t off = 0;
   while (off < n) {
     ws_event_t ev;
     size_t used = ws_parser_feed(p, piece + off, n - off, &ev);
     size_t mem = ws_parser_memory(p);
     assert_true(used <= n - off);
-    if (ev.type == WS_EV_NONE)
-      assert_int_equal(used, n - off); /* NONE: everything was taken */
+    if (ev.type == WS_EV_NONE) assert_int_equal(used, n - off); /* NONE: everything was taken */
     off += used;
-    if (mem > t->max_mem)
-      t->max_mem = mem;
-    if (mem != t->last_mem)
-      t->mem_changes++;
+    if (mem > t->max_mem) t->max_mem = mem;
+    if (mem != t->last_mem) t->mem_changes++;
     t->last_mem = mem;
-    if (ev.type != WS_EV_NONE)
-      record(t, &ev, base + off);
+    if (ev.type != WS_EV_NONE) record(t, &ev, base + off);
   }
 }
 
 /* Feeds a private copy of src (the parser unmasks in place), piece by piece,
  * then one empty feed, which must release whatever the last event held. */
-static void run_cuts(const ws_parser_opts_t *o, const uint8_t *src, size_t len,
-                     cut_fn cut, size_t arg, trace_t *t) {
+static void run_cuts(const ws_parser_opts_t *o, const uint8_t *src, size_t len, cut_fn cut,
+                     size_t arg, trace_t *t) {
   ws_parser_t p;
   ws_event_t ev;
   size_t pos = 0;
@@ -206,8 +195,7 @@ static void assert_same_trace(const trace_t *a, const trace_t *b) {
     assert_int_equal(x->close_code, y->close_code);
     assert_int_equal(x->len, y->len);
     assert_int_equal(x->at, y->at);
-    if (x->type != WS_EV_ERROR && x->len)
-      assert_memory_equal(x->data, y->data, x->len);
+    if (x->type != WS_EV_ERROR && x->len) assert_memory_equal(x->data, y->data, x->len);
   }
 }
 
@@ -222,23 +210,23 @@ typedef struct {
   uint8_t compressed;
 } want_t;
 
-#define W_TEXT(lit)                                                            \
+#define W_TEXT(lit)                                                                                \
   { WS_EV_MESSAGE, WS_OP_TEXT, 0, lit, sizeof(lit) - 1, 0, 0 }
-#define W_BIN(lit)                                                             \
+#define W_BIN(lit)                                                                                 \
   { WS_EV_MESSAGE, WS_OP_BINARY, 0, lit, sizeof(lit) - 1, 0, 0 }
-#define W_MSG(op, d, n)                                                        \
+#define W_MSG(op, d, n)                                                                            \
   { WS_EV_MESSAGE, op, 0, d, n, 0, 0 }
-#define W_ZTEXT(lit)                                                           \
+#define W_ZTEXT(lit)                                                                               \
   { WS_EV_MESSAGE, WS_OP_TEXT, 0, lit, sizeof(lit) - 1, 0, 1 }
-#define W_PING(lit)                                                            \
+#define W_PING(lit)                                                                                \
   { WS_EV_PING, 0, 0, lit, sizeof(lit) - 1, 0, 0 }
-#define W_PONG(lit)                                                            \
+#define W_PONG(lit)                                                                                \
   { WS_EV_PONG, 0, 0, lit, sizeof(lit) - 1, 0, 0 }
-#define W_CLOSE(code, lit)                                                     \
+#define W_CLOSE(code, lit)                                                                         \
   { WS_EV_CLOSE, 0, code, lit, sizeof(lit) - 1, 0, 0 }
-#define W_ERR(code)                                                            \
+#define W_ERR(code)                                                                                \
   { WS_EV_ERROR, 0, code, NULL, 0, 0, 0 }
-#define W_ERR_AT(code, pos)                                                    \
+#define W_ERR_AT(code, pos)                                                                        \
   { WS_EV_ERROR, 0, code, NULL, 0, pos, 0 }
 #define NW(arr) (sizeof(arr) / sizeof((arr)[0]))
 
@@ -248,16 +236,14 @@ static void assert_trace_is(const trace_t *t, const want_t *w, size_t nw) {
     const rec_t *r = &t->ev[i];
     assert_int_equal(r->type, w[i].type);
     assert_int_equal(r->close_code, w[i].close_code);
-    if (w[i].at)
-      assert_int_equal(r->at, w[i].at);
+    if (w[i].at) assert_int_equal(r->at, w[i].at);
     if (r->type == WS_EV_MESSAGE) {
       assert_int_equal(r->opcode, w[i].opcode);
       assert_int_equal(r->compressed, w[i].compressed);
     }
     if (r->type != WS_EV_ERROR) {
       assert_int_equal(r->len, w[i].len);
-      if (w[i].len)
-        assert_memory_equal(r->data, w[i].data, w[i].len);
+      if (w[i].len) assert_memory_equal(r->data, w[i].data, w[i].len);
     }
   }
 }
@@ -265,33 +251,29 @@ static void assert_trace_is(const trace_t *t, const want_t *w, size_t nw) {
 /* Stream ends inside a frame: the parser may rightly hold memory. */
 #define PARTIAL 1
 
-static void check_cut(const ws_parser_opts_t *o, const uint8_t *src, size_t len,
-                      cut_fn cut, size_t arg, const trace_t *whole, int flags) {
+static void check_cut(const ws_parser_opts_t *o, const uint8_t *src, size_t len, cut_fn cut,
+                      size_t arg, const trace_t *whole, int flags) {
   trace_t t;
   run_cuts(o, src, len, cut, arg, &t);
   assert_same_trace(&t, whole);
-  if (!(flags & PARTIAL))
-    assert_int_equal(t.end_mem, 0);
+  if (!(flags & PARTIAL)) assert_int_equal(t.end_mem, 0);
   trace_free(&t);
 }
 
 /* The heart of the suite: whole, every chunk size, every two-way split. */
-static void check_stream_flags(const ws_parser_opts_t *o, const uint8_t *src,
-                               size_t len, const want_t *w, size_t nw,
-                               int flags) {
+static void check_stream_flags(const ws_parser_opts_t *o, const uint8_t *src, size_t len,
+                               const want_t *w, size_t nw, int flags) {
   trace_t whole;
   run_cuts(o, src, len, cut_chunks, len ? len : 1, &whole);
   assert_trace_is(&whole, w, nw);
-  if (!(flags & PARTIAL))
-    assert_int_equal(whole.end_mem, 0);
+  if (!(flags & PARTIAL)) assert_int_equal(whole.end_mem, 0);
   if (len <= 600) {
     for (size_t k = 1; k < len; k++)
       check_cut(o, src, len, cut_chunks, k, &whole, flags);
     for (size_t s = 1; s < len; s++)
       check_cut(o, src, len, cut_at, s, &whole, flags);
   } else { /* big streams: a spread of sizes and splits near the edges */
-    static const size_t ks[] = {1,  2,   3,   4,   5,    7,   8,
-                                13, 125, 126, 127, 1000, 4093};
+    static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 13, 125, 126, 127, 1000, 4093};
     for (size_t i = 0; i < NW(ks); i++)
       check_cut(o, src, len, cut_chunks, ks[i], &whole, flags);
     check_cut(o, src, len, cut_chunks, len / 2, &whole, flags);
@@ -306,8 +288,7 @@ static void check_stream_flags(const ws_parser_opts_t *o, const uint8_t *src,
   trace_free(&whole);
 }
 
-static void check_stream(const ws_parser_opts_t *o, const bytes_t *b,
-                         const want_t *w, size_t nw) {
+static void check_stream(const ws_parser_opts_t *o, const bytes_t *b, const want_t *w, size_t nw) {
   check_stream_flags(o, b->p, b->len, w, nw, 0);
 }
 
@@ -370,8 +351,7 @@ static void test_length_classes(void **state) {
 
 static void test_many_frames_in_one_call(void **state) {
   bytes_t b = {0};
-  want_t w[] = {W_TEXT("a"), W_BIN("bc"), W_PING("p"),
-                W_PONG(""),  W_TEXT(""),  W_TEXT("last")};
+  want_t w[] = {W_TEXT("a"), W_BIN("bc"), W_PING("p"), W_PONG(""), W_TEXT(""), W_TEXT("last")};
   (void)state;
   F(&b, FIN | WS_OP_TEXT, "a");
   w[0].at = b.len;
@@ -494,8 +474,7 @@ static void test_control_frame_rules(void **state) {
   put_byte(&b, FIN | WS_OP_PING);
   put_byte(&b, 0x80 | 127);
   put_be(&b, 5, 8);
-  check_stream_flags(&SERVER, b.p, b.len,
-                     &(want_t)W_ERR_AT(WS_CLOSE_PROTOCOL, 2), 1, 0);
+  check_stream_flags(&SERVER, b.p, b.len, &(want_t)W_ERR_AT(WS_CLOSE_PROTOCOL, 2), 1, 0);
   b.len = 0;
   put_frame(&b, FIN | WS_OP_PING, big, 125, KEY);
   put_frame(&b, FIN | WS_OP_PONG, big, 125, KEY);
@@ -510,11 +489,9 @@ static void test_control_frame_rules(void **state) {
 }
 
 static void test_close_frames(void **state) {
-  static const unsigned bad_codes[] = {0,    999,  1004, 1005, 1006,
-                                       1015, 1016, 2999, 5000, 65535};
-  static const unsigned good_codes[] = {1000, 1001, 1002, 1003, 1007, 1008,
-                                        1009, 1010, 1011, 1012, 1013, 1014,
-                                        3000, 4000, 4001, 4999};
+  static const unsigned bad_codes[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535};
+  static const unsigned good_codes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                        1011, 1012, 1013, 1014, 3000, 4000, 4001, 4999};
   bytes_t b = {0};
   uint8_t pl[125];
   (void)state;
@@ -540,8 +517,7 @@ static void test_close_frames(void **state) {
     pl[0] = (uint8_t)(good_codes[i] >> 8);
     pl[1] = (uint8_t)good_codes[i];
     put_frame(&b, FIN | WS_OP_CLOSE, pl, 2, KEY);
-    check_one(&SERVER, &b,
-              (want_t){WS_EV_CLOSE, 0, (uint16_t)good_codes[i], "", 0, 8, 0});
+    check_one(&SERVER, &b, (want_t){WS_EV_CLOSE, 0, (uint16_t)good_codes[i], "", 0, 8, 0});
   }
   b.len = 0; /* reason not UTF-8 */
   F(&b, FIN | WS_OP_CLOSE,
@@ -630,9 +606,8 @@ static void test_non_minimal_lengths(void **state) {
     uint64_t len;
     size_t fail_at; /* 0 = accepted */
   } cases[] = {
-      {16, 0, 4},     {16, 125, 4},     {16, 126, 0},
-      {16, 65535, 0}, {64, 0, 10},      {64, 125, 10},
-      {64, 126, 10},  {64, 0xFFFF, 10}, {64, 0x10000, 0},
+      {16, 0, 4},    {16, 125, 4},  {16, 126, 0},     {16, 65535, 0},   {64, 0, 10},
+      {64, 125, 10}, {64, 126, 10}, {64, 0xFFFF, 10}, {64, 0x10000, 0},
   };
   bytes_t b = {0};
   (void)state;
@@ -643,11 +618,9 @@ static void test_non_minimal_lengths(void **state) {
     put(&b, d, (size_t)cases[i].len);
     ws_mask(b.p + b.len - cases[i].len, (size_t)cases[i].len, KEY, 0);
     if (cases[i].fail_at)
-      check_one(&SERVER, &b,
-                (want_t)W_ERR_AT(WS_CLOSE_PROTOCOL, cases[i].fail_at));
+      check_one(&SERVER, &b, (want_t)W_ERR_AT(WS_CLOSE_PROTOCOL, cases[i].fail_at));
     else
-      check_one(&SERVER, &b,
-                (want_t)W_MSG(WS_OP_TEXT, d, (size_t)cases[i].len));
+      check_one(&SERVER, &b, (want_t)W_MSG(WS_OP_TEXT, d, (size_t)cases[i].len));
     free(d);
   }
   free(b.p);
@@ -784,8 +757,7 @@ static void test_fragmentation(void **state) {
   F(&b, FIN | WS_OP_CONT, "");
   F(&b, WS_OP_TEXT, "");
   F(&b, FIN | WS_OP_CONT, "x");
-  F(&b, WS_OP_BINARY,
-    "ab"); /* a second fragmented message reuses nothing stale */
+  F(&b, WS_OP_BINARY, "ab"); /* a second fragmented message reuses nothing stale */
   F(&b, FIN | WS_OP_CONT, "c");
   {
     want_t w[] = {W_BIN(""), W_TEXT("x"), W_BIN("abc")};
@@ -844,10 +816,8 @@ static void test_control_between_fragments(void **state) {
   put_frame(&b, FIN | WS_OP_PING, "x", 1, KEY);
   put_frame(&b, FIN | WS_OP_CONT, d + 600, 300, KEY);
   {
-    want_t w[] = {{WS_EV_PING, 0, 0, pp, 125, 0, 0},
-                  W_PONG(""),
-                  W_PING("x"),
-                  W_MSG(WS_OP_TEXT, d, 900)};
+    want_t w[] = {
+        {WS_EV_PING, 0, 0, pp, 125, 0, 0}, W_PONG(""), W_PING("x"), W_MSG(WS_OP_TEXT, d, 900)};
     check_stream(&SERVER, &b, w, NW(w));
   }
   b.len = 0; /* a close mid-message ends everything */
@@ -872,10 +842,8 @@ static void test_fragment_flood(void **state) {
   for (size_t i = 0; i < N; i++) {
     uint8_t c = (uint8_t)('a' + i % 26);
     want[i] = c;
-    put_frame(
-        &b,
-        (uint8_t)((i == 0 ? WS_OP_TEXT : WS_OP_CONT) | (i == N - 1 ? FIN : 0)),
-        &c, 1, KEY);
+    put_frame(&b, (uint8_t)((i == 0 ? WS_OP_TEXT : WS_OP_CONT) | (i == N - 1 ? FIN : 0)), &c, 1,
+              KEY);
   }
   for (size_t i = 0; i < NW(ks); i++) {
     run_cuts(&SERVER, b.p, b.len, cut_chunks, ks[i] ? ks[i] : b.len, &t);
@@ -930,8 +898,7 @@ static void test_utf8_invalid_text(void **state) {
   for (size_t i = 0; i < NW(cases); i++) {
     b.len = 0;
     put_frame(&b, FIN | WS_OP_TEXT, cases[i].s, cases[i].n, KEY);
-    check_one(&SERVER, &b,
-              (want_t)W_ERR_AT(WS_CLOSE_INVALID_DATA, 6 + cases[i].bad + 1));
+    check_one(&SERVER, &b, (want_t)W_ERR_AT(WS_CLOSE_INVALID_DATA, 6 + cases[i].bad + 1));
     b.len = 0; /* the same bytes as binary are fine */
     put_frame(&b, FIN | WS_OP_BINARY, cases[i].s, cases[i].n, KEY);
     check_one(&SERVER, &b, (want_t)W_MSG(WS_OP_BINARY, cases[i].s, cases[i].n));
@@ -948,8 +915,8 @@ static void test_utf8_fail_fast_mid_frame(void **state) {
   put_frame(&b, FIN | WS_OP_TEXT, d, 300, KEY);
   check_one(&SERVER, &b, (want_t)W_ERR_AT(WS_CLOSE_INVALID_DATA, 8 + 151));
   /* Only the bytes up to the bad one: still an error, not a wait. */
-  check_stream_flags(&SERVER, b.p, 8 + 151,
-                     &(want_t)W_ERR_AT(WS_CLOSE_INVALID_DATA, 8 + 151), 1, 0);
+  check_stream_flags(&SERVER, b.p, 8 + 151, &(want_t)W_ERR_AT(WS_CLOSE_INVALID_DATA, 8 + 151), 1,
+                     0);
   b.len = 0; /* in a later fragment of a long message */
   put_frame(&b, WS_OP_TEXT, d, 100, KEY);
   put_frame(&b, FIN | WS_OP_CONT, d + 100, 200, KEY);
@@ -1067,20 +1034,16 @@ static void test_frame_header_layout(void **state) {
       {126, 4, "\x82\x7E\x00\x7E"},
       {65535, 4, "\x82\x7E\xFF\xFF"},
       {65536, 10, "\x82\x7F\x00\x00\x00\x00\x00\x01\x00\x00"},
-      {UINT64_C(0x0102030405060708), 10,
-       "\x82\x7F\x01\x02\x03\x04\x05\x06\x07\x08"},
+      {UINT64_C(0x0102030405060708), 10, "\x82\x7F\x01\x02\x03\x04\x05\x06\x07\x08"},
   };
   uint8_t out[WS_MAX_HEADER];
   (void)state;
   for (size_t i = 0; i < NW(cases); i++) {
-    assert_int_equal(
-        ws_frame_header(out, WS_OP_BINARY, 1, 0, cases[i].len, NULL),
-        cases[i].size);
+    assert_int_equal(ws_frame_header(out, WS_OP_BINARY, 1, 0, cases[i].len, NULL), cases[i].size);
     assert_int_equal(ws_frame_header_size(cases[i].len, 0), cases[i].size);
     assert_memory_equal(out, cases[i].bytes, cases[i].size);
-    assert_int_equal(
-        ws_frame_header(out, WS_OP_BINARY, 1, 0, cases[i].len, KEY),
-        cases[i].size + 4);
+    assert_int_equal(ws_frame_header(out, WS_OP_BINARY, 1, 0, cases[i].len, KEY),
+                     cases[i].size + 4);
     assert_int_equal(ws_frame_header_size(cases[i].len, 1), cases[i].size + 4);
     assert_int_equal(out[0], 0x82);
     assert_int_equal(out[1], (uint8_t)(cases[i].bytes[1] | 0x80));
@@ -1110,10 +1073,8 @@ static void test_writer_round_trip(void **state) {
       assert_non_null(frame);
       h = ws_frame_header(frame, WS_OP_TEXT, 1, 0, n, masked ? key2 : NULL);
       assert_int_equal(h, ws_frame_header_size(n, masked));
-      if (n)
-        memcpy(frame + h, d, n);
-      if (masked)
-        ws_mask(frame + h, n, key2, 0);
+      if (n) memcpy(frame + h, d, n);
+      if (masked) ws_mask(frame + h, n, key2, 0);
       put(&b, frame, h + n);
       {
         want_t w = W_MSG(WS_OP_TEXT, d, n);
@@ -1155,18 +1116,15 @@ static void test_mask_offsets(void **state) {
         c[i] ^= KEY[(off + i) % 4];
       memcpy(a, orig, n);
       ws_mask(a, n, KEY, off);
-      if (n)
-        assert_memory_equal(a, c, n);
+      if (n) assert_memory_equal(a, c, n);
       ws_mask(a, n, KEY, off); /* involution */
-      if (n)
-        assert_memory_equal(a, orig, n);
+      if (n) assert_memory_equal(a, orig, n);
       /* in two pieces at any point, the offset carrying on */
       for (size_t s = 0; s <= n; s++) {
         memcpy(a, orig, n);
         ws_mask(a, s, KEY, off);
         ws_mask(a + s, n - s, KEY, off + s);
-        if (n)
-          assert_memory_equal(a, c, n);
+        if (n) assert_memory_equal(a, c, n);
       }
     }
   }
@@ -1180,9 +1138,8 @@ static void test_mask_offsets(void **state) {
 static void test_close_code_valid(void **state) {
   static const unsigned bad[] = {0,    1,    999,  1004, 1005,  1006, 1015,
                                  1016, 2000, 2999, 5000, 65535, 70000};
-  static const unsigned good[] = {1000, 1001, 1002, 1003, 1007, 1008,
-                                  1009, 1010, 1011, 1012, 1013, 1014,
-                                  3000, 3999, 4000, 4001, 4999};
+  static const unsigned good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
+                                  1012, 1013, 1014, 3000, 3999, 4000, 4001, 4999};
   (void)state;
   for (size_t i = 0; i < NW(bad); i++)
     assert_int_equal(ws_close_code_valid(bad[i]), 0);
@@ -1191,8 +1148,8 @@ static void test_close_code_valid(void **state) {
 }
 
 /* A payload written by ws_close_payload parses back as a close. */
-static void close_round_trip(const uint8_t *pl, size_t n, uint16_t code,
-                             const void *reason, size_t rlen) {
+static void close_round_trip(const uint8_t *pl, size_t n, uint16_t code, const void *reason,
+                             size_t rlen) {
   bytes_t b = {0};
   want_t w = {WS_EV_CLOSE, 0, code, reason, rlen, 0, 0};
   put_frame(&b, FIN | WS_OP_CLOSE, pl, n, KEY);
@@ -1278,8 +1235,8 @@ static void test_random_streams(void **state) {
           d[i] = (uint8_t)rnd(256);
       do {
         size_t part = len - pos > 0 ? rnd((uint32_t)(len - pos) + 1) : 0;
-        uint8_t key[4] = {(uint8_t)rnd(256), (uint8_t)rnd(256),
-                          (uint8_t)rnd(256), (uint8_t)rnd(256)};
+        uint8_t key[4] = {(uint8_t)rnd(256), (uint8_t)rnd(256), (uint8_t)rnd(256),
+                          (uint8_t)rnd(256)};
         int fin = pos + part == len && rnd(3) != 0;
         uint8_t op = first ? (text ? WS_OP_TEXT : WS_OP_BINARY) : WS_OP_CONT;
         put_frame(&b, (uint8_t)(op | (fin ? FIN : 0)), d + pos, part, key);
@@ -1287,13 +1244,7 @@ static void test_random_streams(void **state) {
         first = 0;
         if (fin) {
           pay[nw] = d;
-          w[nw++] = (want_t){WS_EV_MESSAGE,
-                             text ? WS_OP_TEXT : WS_OP_BINARY,
-                             0,
-                             d,
-                             len,
-                             b.len,
-                             0};
+          w[nw++] = (want_t){WS_EV_MESSAGE, text ? WS_OP_TEXT : WS_OP_BINARY, 0, d, len, b.len, 0};
         }
         if (rnd(3) == 0 && nw < 60) { /* a control frame in between */
           uint8_t *c = malloc(126);
@@ -1302,14 +1253,11 @@ static void test_random_streams(void **state) {
           assert_non_null(c);
           for (size_t i = 0; i < cl; i++)
             c[i] = (uint8_t)rnd(256);
-          put_frame(&b, (uint8_t)(FIN | (ping ? WS_OP_PING : WS_OP_PONG)), c,
-                    cl, key);
+          put_frame(&b, (uint8_t)(FIN | (ping ? WS_OP_PING : WS_OP_PONG)), c, cl, key);
           pay[nw] = c;
-          w[nw++] =
-              (want_t){ping ? WS_EV_PING : WS_EV_PONG, 0, 0, c, cl, b.len, 0};
+          w[nw++] = (want_t){ping ? WS_EV_PING : WS_EV_PONG, 0, 0, c, cl, b.len, 0};
         }
-        if (fin)
-          break;
+        if (fin) break;
       } while (1);
       assert_true(nw < 62);
     }

@@ -12,8 +12,8 @@
 
 #include "protocol/handshake.h"
 
-#define S(lit) slice_make((lit), sizeof(lit) - 1)
-#define NONE slice_make(NULL, 0)
+#define S(lit)   slice_make((lit), sizeof(lit) - 1)
+#define NONE     slice_make(NULL, 0)
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char rfc_key[] = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -122,8 +122,7 @@ static void test_check_upgrade_connection(void **state) {
 
 static void test_check_version(void **state) {
   (void)state;
-  static const char *const bad[] = {"12", "8", "14", "130", "1 3", "13, 8",
-                                    "", "13a"};
+  static const char *const bad[] = {"12", "8", "14", "130", "1 3", "13, 8", "", "13a"};
   ws_upgrade_req_t r = good_req();
   r.version = NONE;
   assert_int_equal(ws_handshake_check(&r), 426);
@@ -163,7 +162,7 @@ static void test_check_key_shapes(void **state) {
       "dGhlIHNhbXBsZSBub25jZQ",    /* 22 chars, padding dropped */
       "dGhlIHNhbXBsZSBub25jZ-==",  /* base64url alphabet */
       "dGhlIHNhbXBsZSBub25jZ_==",
-      "dGhlIHNhbXBs ZSBub25jZQ=",  /* inner space */
+      "dGhlIHNhbXBs ZSBub25jZQ=",                           /* inner space */
       "dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==", /* repeated */
   };
   ws_upgrade_req_t r = good_req();
@@ -221,8 +220,8 @@ static void test_id_valid(void **state) {
   assert_true(ws_id_valid("Az09_-.", 7));
   assert_true(ws_id_valid("..", 2));
   for (int c = 1; c < 256; c++) {
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-             (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
     char id[3] = {'a', (char)c, 'b'};
     assert_int_equal(ws_id_valid(id, 3), ok);
   }
@@ -334,8 +333,8 @@ static void test_query_param_malformed(void **state) {
 /* ---- Origin ---- */
 
 static int same(const char *origin, const char *host, int tls) {
-  return ws_origin_allowed(origin ? slice_cstr(origin) : NONE,
-                           host ? slice_cstr(host) : NONE, tls, NULL, 0);
+  return ws_origin_allowed(origin ? slice_cstr(origin) : NONE, host ? slice_cstr(host) : NONE, tls,
+                           NULL, 0);
 }
 
 static void test_origin_same_host(void **state) {
@@ -375,20 +374,38 @@ static void test_origin_same_host(void **state) {
 static void test_origin_malformed(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "null", "", "example.com", "http:/example.com", "http://",
-      "http://:80", "http://example.com:", "http://example.com:0",
-      "http://example.com:65536", "http://example.com:123456",
-      "http://example.com:8o", "http://example.com/", "http://example.com/x",
-      "http://user@example.com", "http://example.com?x", "ftp://example.com",
-      "file://", "http://exa mple.com", "http://[::1", "http://[]:80",
-      "http://[zz::1]", "http://[::1]x", "http://::1", "chrome-extension://abc",
-      "http://example.com, http://example.com", "http://example.com:80:80",
+      "null",
+      "",
+      "example.com",
+      "http:/example.com",
+      "http://",
+      "http://:80",
+      "http://example.com:",
+      "http://example.com:0",
+      "http://example.com:65536",
+      "http://example.com:123456",
+      "http://example.com:8o",
+      "http://example.com/",
+      "http://example.com/x",
+      "http://user@example.com",
+      "http://example.com?x",
+      "ftp://example.com",
+      "file://",
+      "http://exa mple.com",
+      "http://[::1",
+      "http://[]:80",
+      "http://[zz::1]",
+      "http://[::1]x",
+      "http://::1",
+      "chrome-extension://abc",
+      "http://example.com, http://example.com",
+      "http://example.com:80:80",
       "http://ex%41mple.com",
   };
   for (size_t i = 0; i < COUNT(bad); i++)
     assert_false(same(bad[i], "example.com", 0));
-  static const char *const bad_host[] = {"", ":80", "example.com:", "[::1",
-                                         "example.com:x", "a b", "[::1]:0"};
+  static const char *const bad_host[] = {"",    ":80",    "example.com:", "[::1", "example.com:x",
+                                         "a b", "[::1]:0"};
   for (size_t i = 0; i < COUNT(bad_host); i++)
     assert_false(same("http://example.com", bad_host[i], 0));
   const char *list[] = {"http://example.com"};
@@ -398,8 +415,8 @@ static void test_origin_malformed(void **state) {
 
 static void test_origin_list(void **state) {
   (void)state;
-  const char *list[] = {"https://chat.example.com", "http://localhost:3000",
-                        "http://[::1]:8080", "not an origin"};
+  const char *list[] = {"https://chat.example.com", "http://localhost:3000", "http://[::1]:8080",
+                        "not an origin"};
   size_t n = COUNT(list);
   slice_t host = S("ws.example.com");
 #define ALLOWED(o) ws_origin_allowed((o), host, 1, list, n)
@@ -436,7 +453,9 @@ static void test_origin_star(void **state) {
 
 /* ---- permessage-deflate ---- */
 
-static int pmd(const char *s) { return ws_pmd_negotiate(slice_cstr(s)); }
+static int pmd(const char *s) {
+  return ws_pmd_negotiate(slice_cstr(s));
+}
 
 static void test_pmd_accepts(void **state) {
   (void)state;
@@ -461,8 +480,7 @@ static void test_pmd_accepts(void **state) {
       "\tpermessage-deflate\t",
   };
   for (size_t i = 0; i < COUNT(ok); i++) {
-    if (!pmd(ok[i]))
-      fail_msg("declined: %s", ok[i]);
+    if (!pmd(ok[i])) fail_msg("declined: %s", ok[i]);
   }
 }
 
@@ -510,8 +528,7 @@ static void test_pmd_declines(void **state) {
       "=",
   };
   for (size_t i = 0; i < COUNT(bad); i++) {
-    if (pmd(bad[i]))
-      fail_msg("accepted: %s", bad[i]);
+    if (pmd(bad[i])) fail_msg("accepted: %s", bad[i]);
   }
   assert_int_equal(ws_pmd_negotiate(NONE), 0);
   /* the slice bound is honoured */
@@ -537,8 +554,7 @@ static void test_pmd_second_offer(void **state) {
       "permessage-deflate; client_max_window_bits=\"1\x01\", permessage-deflate",
   };
   for (size_t i = 0; i < COUNT(ok); i++) {
-    if (!pmd(ok[i]))
-      fail_msg("declined: %s", ok[i]);
+    if (!pmd(ok[i])) fail_msg("declined: %s", ok[i]);
   }
   /* an unterminated quote swallows the rest of the header */
   assert_false(pmd("foo; a=\"x, permessage-deflate"));

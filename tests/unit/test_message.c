@@ -17,8 +17,8 @@
 static void assert_buf_eq(const strbuf_t *b, const char *want) {
   size_t n = strlen(want);
   if (b->len != n || memcmp(b->buf, want, n) != 0)
-    fail_msg("got  [%.*s] (%zu bytes)\nwant [%s] (%zu bytes)", (int)b->len,
-             b->buf ? b->buf : "", b->len, want, n);
+    fail_msg("got  [%.*s] (%zu bytes)\nwant [%s] (%zu bytes)", (int)b->len, b->buf ? b->buf : "",
+             b->len, want, n);
 }
 
 /* Decodes text and re-encodes the whole root compactly. */
@@ -115,7 +115,8 @@ static void test_decode_not_nul_terminated(void **state) {
 static void test_decode_recipient(void **state) {
   (void)state;
   msg_in_t m;
-  const char *top = "{\"type\":\"private\",\"recipient_id\":\"bob\",\"data\":{\"recipient_id\":\"eve\"}}";
+  const char *top =
+      "{\"type\":\"private\",\"recipient_id\":\"bob\",\"data\":{\"recipient_id\":\"eve\"}}";
   assert_int_equal(msg_decode(top, strlen(top), &m, NULL), MSG_OK);
   assert_string_equal(json_string_value(m.recipient_id), "bob"); /* top level wins */
   msg_in_free(&m);
@@ -125,7 +126,8 @@ static void test_decode_recipient(void **state) {
   assert_string_equal(json_string_value(m.recipient_id), "eve");
   msg_in_free(&m);
 
-  const char *null_top = "{\"type\":\"private\",\"recipient_id\":null,\"data\":{\"recipient_id\":\"eve\"}}";
+  const char *null_top =
+      "{\"type\":\"private\",\"recipient_id\":null,\"data\":{\"recipient_id\":\"eve\"}}";
   assert_int_equal(msg_decode(null_top, strlen(null_top), &m, NULL), MSG_OK);
   assert_string_equal(json_string_value(m.recipient_id), "eve");
   msg_in_free(&m);
@@ -183,9 +185,11 @@ static void test_decode_nul_in_value(void **state) {
 
 static void test_decode_not_object(void **state) {
   (void)state;
-  static const char *bad[] = {"5", "\"chat\"", "[]", "[{\"type\":\"chat\"}]", "null", "true", "-0.5"};
+  static const char *bad[] = {"5",    "\"chat\"", "[]",  "[{\"type\":\"chat\"}]",
+                              "null", "true",     "-0.5"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    assert_decode_fails(bad[i], strlen(bad[i]), MSG_INVALID_MESSAGE, "message must be a JSON object");
+    assert_decode_fails(bad[i], strlen(bad[i]), MSG_INVALID_MESSAGE,
+                        "message must be a JSON object");
 }
 
 static void test_decode_bad_type(void **state) {
@@ -200,7 +204,8 @@ static void test_decode_bad_type(void **state) {
       "{\"Type\":\"chat\"}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    assert_decode_fails(bad[i], strlen(bad[i]), MSG_INVALID_MESSAGE, "field 'type' must be a string");
+    assert_decode_fails(bad[i], strlen(bad[i]), MSG_INVALID_MESSAGE,
+                        "field 'type' must be a string");
 }
 
 static void test_decode_max_depth(void **state) {
@@ -251,9 +256,9 @@ static void test_envelope_protocol_example(void **state) {
   (void)state;
   json_t *data = json_pack("{s:s}", "text", "hi");
   strbuf_t b = {0};
-  assert_int_equal(msg_envelope_encode(&b, "chat", 4, data, "alice", NULL,
-                                       "2026-11-25T10:30:45.123456+00:00"),
-                   0);
+  assert_int_equal(
+      msg_envelope_encode(&b, "chat", 4, data, "alice", NULL, "2026-11-25T10:30:45.123456+00:00"),
+      0);
   assert_buf_eq(&b, "{\"type\":\"chat\",\"data\":{\"text\":\"hi\"},\"client_id\":\"alice\","
                     "\"timestamp\":\"2026-11-25T10:30:45.123456+00:00\"}");
   strbuf_free(&b);
@@ -268,9 +273,10 @@ static void test_envelope_server_event_and_room(void **state) {
   assert_int_equal(msg_envelope_encode(&b, "room_joined", 11, data, NULL, "lobby",
                                        "1970-01-01T00:00:00.000000+00:00"),
                    0);
-  assert_buf_eq(&b, "prefix|{\"type\":\"room_joined\",\"data\":{\"room\":\"lobby\",\"user_id\":\"bob\","
-                    "\"count\":2},\"client_id\":null,\"room\":\"lobby\","
-                    "\"timestamp\":\"1970-01-01T00:00:00.000000+00:00\"}");
+  assert_buf_eq(&b,
+                "prefix|{\"type\":\"room_joined\",\"data\":{\"room\":\"lobby\",\"user_id\":\"bob\","
+                "\"count\":2},\"client_id\":null,\"room\":\"lobby\","
+                "\"timestamp\":\"1970-01-01T00:00:00.000000+00:00\"}");
   strbuf_free(&b);
   json_decref(data);
 }
@@ -307,10 +313,11 @@ static void test_envelope_client_data_verbatim(void **state) {
   assert_int_equal(msg_decode(t, strlen(t), &m, NULL), MSG_OK);
   strbuf_t b = {0};
   assert_int_equal(msg_envelope_encode(&b, m.type, m.type_len, m.data, "c-1", "r", "TS"), 0);
-  assert_buf_eq(&b, "{\"type\":\"chat\",\"data\":{\"z\":1,\"a\":[true,false,null,{}],"
-                    "\"t\":\"h\xc3\xa9llo \xf0\x9f\x98\x80 \xe2\x80\xa8 / \\\"q\\\" \\\\ \\n\\t\\u0001\","
-                    "\"m\":\"\xe6\x97\xa5\xe6\x9c\xac\"},\"client_id\":\"c-1\",\"room\":\"r\","
-                    "\"timestamp\":\"TS\"}");
+  assert_buf_eq(
+      &b, "{\"type\":\"chat\",\"data\":{\"z\":1,\"a\":[true,false,null,{}],"
+          "\"t\":\"h\xc3\xa9llo \xf0\x9f\x98\x80 \xe2\x80\xa8 / \\\"q\\\" \\\\ \\n\\t\\u0001\","
+          "\"m\":\"\xe6\x97\xa5\xe6\x9c\xac\"},\"client_id\":\"c-1\",\"room\":\"r\","
+          "\"timestamp\":\"TS\"}");
   strbuf_free(&b);
   msg_in_free(&m);
 }
@@ -326,7 +333,8 @@ static void test_string_escapes(void **state) {
   char want[1024];
   size_t n = 0;
   want[n++] = '"';
-  static const char *named[32] = {[8] = "\\b", [9] = "\\t", [10] = "\\n", [12] = "\\f", [13] = "\\r"};
+  static const char *named[32] = {
+      [8] = "\\b", [9] = "\\t", [10] = "\\n", [12] = "\\f", [13] = "\\r"};
   for (int i = 0; i < 128; i++) {
     if (i < 32 && named[i])
       n += (size_t)sprintf(want + n, "%s", named[i]);
@@ -408,7 +416,7 @@ static void test_reals_python_repr(void **state) {
   assert_real(123456789012345678.0, "1.2345678901234568e+17");
   assert_real(1.7976931348623157e308, "1.7976931348623157e+308");
   assert_real(2.2250738585072014e-308, "2.2250738585072014e-308");
-  assert_real(5e-324, "5e-324"); /* subnormal: shortest is one digit */
+  assert_real(5e-324, "5e-324");           /* subnormal: shortest is one digit */
   assert_real(1.2345e-320, "1.2347e-320"); /* the subnormal nearest 1.2345e-320 */
   assert_real(2.5e-320, "2.5e-320");
   assert_real(100.0, "100.0");

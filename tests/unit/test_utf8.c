@@ -19,8 +19,7 @@ static long fail_index(const uint8_t *p, size_t n) {
   utf8_validator_t v;
   utf8_init(&v);
   for (size_t i = 0; i < n; i++)
-    if (utf8_feed(&v, p + i, 1) < 0)
-      return (long)i;
+    if (utf8_feed(&v, p + i, 1) < 0) return (long)i;
   return -1;
 }
 
@@ -33,10 +32,8 @@ static void check_all_splits(const uint8_t *p, size_t n, int want_valid) {
       int rc;
       utf8_init(&v);
       rc = utf8_feed(&v, p, a);
-      if (rc == 0)
-        rc = utf8_feed(&v, p + a, b - a);
-      if (rc == 0)
-        rc = utf8_feed(&v, p + b, n - b);
+      if (rc == 0) rc = utf8_feed(&v, p + a, b - a);
+      if (rc == 0) rc = utf8_feed(&v, p + b, n - b);
       assert_int_equal(rc == 0 && utf8_complete(&v), want_valid);
     }
   }
@@ -65,7 +62,7 @@ static void test_valid_boundaries(void **state) {
       {"\xF3\xBF\xBF\xBF", 4}, /* U+FFFFF */
       {"a\xE2\x82\xAC"
        "b",
-       5}, /* euro sign between ASCII */
+       5},                                                  /* euro sign between ASCII */
       {"\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5", 11}, /* "kosme" */
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -225,15 +222,12 @@ static int ref_one_char(const uint8_t *p, size_t n) {
   } else {
     return 0;
   }
-  if (n != need)
-    return 0;
+  if (n != need) return 0;
   for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
+    if ((p[i] & 0xC0) != 0x80) return 0;
     cp = (cp << 6) | (p[i] & 0x3F);
   }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
   return 1;
 }
 
@@ -255,8 +249,7 @@ static int ref_completable(const uint8_t *p, size_t n, size_t need) {
   for (unsigned a = 0x80; a <= 0xBF; a++) {
     for (size_t i = n; i < need; i++)
       t[i] = (i == n) ? (uint8_t)a : 0x80;
-    if (ref_one_char(t, need))
-      return 1;
+    if (ref_one_char(t, need)) return 1;
   }
   return 0;
 }
@@ -267,14 +260,12 @@ static void ref_check(const uint8_t *p, size_t n, int *whole, int *prefix) {
   *whole = *prefix = 0;
   while (i < n) {
     size_t need = ref_need(p[i]);
-    if (need == 0)
-      return;
+    if (need == 0) return;
     if (i + need > n) {
       *prefix = ref_completable(p + i, n - i, need);
       return;
     }
-    if (!ref_one_char(p + i, need))
-      return;
+    if (!ref_one_char(p + i, need)) return;
     i += need;
   }
   *whole = *prefix = 1;
@@ -293,8 +284,7 @@ static void check_vs_ref(const uint8_t *p, size_t n) {
 static void test_exhaustive_vs_reference(void **state) {
   (void)state;
   uint8_t b[4];
-  static const uint8_t tails[] = {0x00, 0x7F, 0x80, 0x8F, 0x90,
-                                  0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
+  static const uint8_t tails[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
   for (unsigned x = 0; x < 256; x++) {
     b[0] = (uint8_t)x;
     check_vs_ref(b, 1);
