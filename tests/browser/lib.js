@@ -3,7 +3,7 @@
 // loopback port, launch Debian's Chromium through playwright-core (never a
 // downloaded browser), open chat pages and wait for things with bounded timeouts.
 
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -57,24 +57,35 @@ function canConnect(port) {
 // One fastwsd process on 127.0.0.1:port with a temp config; start() may be called
 // again after stop() to restart on the same port.
 class Daemon {
-  constructor(port) {
+  // opts.tls: serve https/wss with a throwaway self-signed certificate.
+  constructor(port, opts = {}) {
     this.port = port;
+    this.tls = !!opts.tls;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastwsd-browser-'));
     this.conf = path.join(this.dir, 'fastws.conf');
     this.logPath = path.join(this.dir, 'fastwsd.log');
-    fs.writeFileSync(this.conf, [
+    const lines = [
       '[server]',
       `listen = 127.0.0.1:${port}`,
       `static_dir = ${process.env.STATIC_DIR || path.join(REPO, 'static')}`,
       'log_level = info',
       'shutdown_timeout = 2',
-      '',
-    ].join('\n'));
+    ];
+    if (this.tls) {
+      const cert = path.join(this.dir, 'cert.pem');
+      const key = path.join(this.dir, 'key.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+        '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert],
+      { stdio: 'ignore' });
+      lines.push('[tls]', `cert = ${cert}`, `key = ${key}`);
+    }
+    fs.writeFileSync(this.conf, lines.concat(['']).join('\n'));
     this.proc = null;
     this.exit = null;
   }
 
-  get base() { return `http://127.0.0.1:${this.port}`; }
+  get base() { return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`; }
 
   log() {
     try { return fs.readFileSync(this.logPath, 'utf8'); } catch (e) { return ''; }
@@ -128,8 +139,8 @@ class Daemon {
   }
 }
 
-async function startDaemon() {
-  const d = new Daemon(await freePort());
+async function startDaemon(opts = {}) {
+  const d = new Daemon(await freePort(), opts);
   try {
     await d.start();
   } catch (e) {
@@ -152,6 +163,7 @@ async function openChat(browser, daemon, id, opts = {}) {
     timezoneId: opts.timezoneId,
     locale: 'en-US',
     colorScheme: 'light',
+    ignoreHTTPSErrors: daemon.tls, // the throwaway certificate of a TLS daemon
   });
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT_MS);
