@@ -111,7 +111,10 @@ class Heartbeat(ServerTestCase):
                 events.append(("close", f, t))
             elif c is watcher and f is not None and f.opcode == OP_TEXT:
                 events.append(("text", parse_envelope(f.payload.decode()), t))
-                return True     # user_left: done
+            # user_left goes out as the close starts: the two may be read in
+            # either order, so wait for both.
+            kinds = {e[0] for e in events}
+            return "close" in kinds and "text" in kinds
 
         # mute never answers; watcher does
         pump([watcher, mute], 8.0, answer=(watcher,), on_frame=seen)
