@@ -995,3 +995,55 @@ class ServerTestCase(unittest.TestCase):
 
 def http_date(ts):
     return email.utils.formatdate(ts, usegmt=True)
+
+
+# --------------------------------------------------------------------------
+# Shared scenario pieces (several test files use them)
+# --------------------------------------------------------------------------
+
+async def ws_recv_env(ws, **expect):
+    """Next message of a python-websockets client as an Envelope (bounded)."""
+    import asyncio
+    raw = await asyncio.wait_for(ws.recv(), TIMEOUT)
+    if not isinstance(raw, str):
+        raise AssertionError("expected a text message, got %r" % (raw[:100],))
+    return parse_envelope(raw, **expect)
+
+
+async def ws_recv_type(ws, type, **expect):
+    """Next envelope of `type` from a python-websockets client, skipping presence."""
+    while True:
+        env = await ws_recv_env(ws)
+        if env.type == type:
+            return parse_envelope(env.raw, type=type, **expect)
+        if env.type not in ("user_joined", "user_left"):
+            raise AssertionError("expected %s, got %s" % (type, env.raw))
+
+
+def flood_slow_consumer(test, sender, readers, slow, n=150):
+    """sender broadcasts n 60 kB chats (9 MB: more than the kernel buffers)
+    that every reader (sender included) reads at once, while slow reads
+    nothing; then reads slow's backlog until the server closes it.
+    Returns (left, seen, closed): user_left envelopes that came early per
+    reader, the chat numbers slow got, and the WSClosed that ended it."""
+    blob = "s" * 60000
+    left = {}
+    for i in range(n):
+        sender.send_json({"type": "chat", "data": [i, blob]})
+        for c in readers:
+            env = c.recv_env()
+            if env.type == "user_left":
+                left[c] = env
+                env = c.recv_env()
+            parse_envelope(env.raw, type="chat", client_id="sender")
+            test.assertEqual(env.data[0], i)
+    seen = []
+    try:
+        while True:
+            op, payload = slow.recv_message()
+            env = json.loads(payload)
+            if env["type"] == "chat":
+                seen.append(env["data"][0])
+    except WSClosed as e:
+        return left, seen, e
+

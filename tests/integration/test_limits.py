@@ -6,7 +6,7 @@ import json
 import time
 import unittest
 
-from harness import ServerTestCase, WS, parse_envelope, build_frame, OP_TEXT, OP_CLOSE, WSClosed, wait_for
+from harness import ServerTestCase, WS, flood_slow_consumer, parse_envelope, build_frame, OP_TEXT, OP_CLOSE, wait_for
 
 
 class MaxConnections(ServerTestCase):
@@ -94,29 +94,11 @@ class SlowConsumer(ServerTestCase):
         for c in (sender, fast):
             c.recv_env(type="user_joined", data={"user_id": "slow", "count": 3})
         n = 150
-        blob = "s" * 60000     # 9 MB in all: more than the kernel buffers hold
-        # sender and fast read everything as it comes; slow reads nothing
-        left = {}
-        for i in range(n):
-            sender.send_json({"type": "chat", "data": [i, blob]})
-            for c in (sender, fast):
-                env = c.recv_env()
-                if env.type == "user_left":
-                    left[c] = env
-                    env = c.recv_env()
-                parse_envelope(env.raw, type="chat", client_id="sender")
-                self.assertEqual(env.data[0], i)
-        # the slow one: an in-order prefix, then close 1008 "slow consumer"
-        seen = []
-        try:
-            while True:
-                op, payload = slow.recv_message()
-                env = json.loads(payload)
-                if env["type"] == "chat":
-                    seen.append(env["data"][0])
-        except WSClosed as e:
-            self.assertEqual(e.code, 1008, e)
-            self.assertEqual(e.reason, b"slow consumer")
+        # sender and fast read everything as it comes; slow reads nothing:
+        # an in-order prefix, then close 1008 "slow consumer"
+        left, seen, e = flood_slow_consumer(self, sender, (sender, fast), slow, n)
+        self.assertEqual(e.code, 1008, e)
+        self.assertEqual(e.reason, b"slow consumer")
         slow.send_frame(OP_CLOSE, slow.close_frame.payload[:2])
         slow.expect_eof()
         self.assertEqual(seen, list(range(len(seen))), "gap in what the slow client got")

@@ -17,7 +17,8 @@ import warnings
 
 import websockets
 
-from harness import (Conn, PeerClosed, ServerTestCase, WS, WSClosed, TIMEOUT, OP_BINARY,
+from harness import (flood_slow_consumer, ws_recv_env as recv_env, Conn, PeerClosed,
+                     ServerTestCase, WS, TIMEOUT, OP_BINARY,
                      OP_CLOSE, build_request, check_timestamp, fastwsd_path, free_port, merge_config,
                      parse_envelope, render_config, wait_for)
 
@@ -95,20 +96,8 @@ def client_hello_bytes():
     return out.read()
 
 
-async def recv_env(ws, **expect):
-    raw = await asyncio.wait_for(ws.recv(), STEP)
-    if not isinstance(raw, str):
-        raise AssertionError("expected a text message, got %r" % (raw[:100],))
-    return parse_envelope(raw, **expect)
 
 
-async def recv_type(ws, type, **expect):
-    while True:
-        env = await recv_env(ws)
-        if env.type == type:
-            return parse_envelope(env.raw, type=type, **expect)
-        if env.type not in ("user_joined", "user_left"):
-            raise AssertionError("expected %s, got %s" % (type, env.raw))
 
 
 # --------------------------------------------------------------------------
@@ -390,27 +379,9 @@ class TLSSlowConsumer(TLSTestCase):
         for c in (sender, fast):
             c.recv_env(type="user_joined", data={"user_id": "slow", "count": 3})
         n = 150
-        blob = "s" * 60000     # 9 MB in all: more than the kernel buffers hold
-        left = {}
-        for i in range(n):
-            sender.send_json({"type": "chat", "data": [i, blob]})
-            for c in (sender, fast):
-                env = c.recv_env()
-                if env.type == "user_left":
-                    left[c] = env
-                    env = c.recv_env()
-                parse_envelope(env.raw, type="chat", client_id="sender")
-                self.assertEqual(env.data[0], i)
         # The slow one: an in-order prefix of intact records and frames, then 1008.
-        seen = []
-        try:
-            while True:
-                op, payload = slow.recv_message()
-                env = json.loads(payload)
-                if env["type"] == "chat":
-                    seen.append(env["data"][0])
-        except WSClosed as e:
-            self.assertEqual((e.code, e.reason), (1008, b"slow consumer"))
+        left, seen, e = flood_slow_consumer(self, sender, (sender, fast), slow, n)
+        self.assertEqual((e.code, e.reason), (1008, b"slow consumer"))
         slow.send_frame(OP_CLOSE, slow.close_frame.payload[:2])
         slow.expect_eof()
         self.assertEqual(seen, list(range(len(seen))), "gap in what the slow client got")

@@ -8,25 +8,13 @@ import unittest
 
 import websockets
 
-from harness import ServerTestCase, parse_envelope, check_timestamp, TIMEOUT
+from harness import ws_recv_env as recv_env, ws_recv_type as recv_type, ServerTestCase, check_timestamp, TIMEOUT
 
 STEP = TIMEOUT     # bound on every await
 
 
-async def recv_env(ws, **expect):
-    raw = await asyncio.wait_for(ws.recv(), STEP)
-    if not isinstance(raw, str):
-        raise AssertionError("expected a text message, got %r" % (raw[:100],))
-    return parse_envelope(raw, **expect)
 
 
-async def recv_type(ws, type, **expect):
-    while True:
-        env = await recv_env(ws)
-        if env.type == type:
-            return parse_envelope(env.raw, type=type, **expect)
-        if env.type not in ("user_joined", "user_left"):
-            raise AssertionError("expected %s, got %s" % (type, env.raw))
 
 
 class WebsocketsClient(ServerTestCase):
