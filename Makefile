@@ -1,23 +1,35 @@
 # fastwsd: see README.md. `make run` and `make test` do everything.
+#
+# `run` and `test` install missing packages in a make run of their own
+# (`$(MAKE) deps`), then build in a fresh one: GNU make reads the file
+# system once per run, so what deps installs is seen only by the next run.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 BUILD ?= build
+CONF ?= fastws.conf
+# A name filter for `make unit` and `make integration` (T=frame, T=test_chat).
+T ?=
 
-PKGS := libuv jansson inih zlib openssl libjwt hiredis libsystemd
-LLHTTP_DIR := /usr/share/llhttp
-LLHTTP_INC := /usr/share/include/llhttp
+PKGS := libuv jansson inih zlib openssl hiredis libsystemd
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
 
+# The user's CFLAGS/CPPFLAGS/LDFLAGS are theirs (make CFLAGS=-O0 works);
+# the project's own flags live apart and always apply.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -I. -I$(LLHTTP_INC)
+FASTWS_CPPFLAGS := -D_GNU_SOURCE -I. -I$(LLHTTP_INC)
+FASTWS_CFLAGS := -std=gnu11 -Wall -Wextra
+DEPFLAGS = -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS += $(PKG_LIBS) -lm
+COMPILE = $(CC) $(FASTWS_CPPFLAGS) $(CPPFLAGS) $(FASTWS_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 
 PROTOCOL_SRC := $(wildcard protocol/*.c)
 CONFIG_SRC := $(wildcard config/*.c)
-SERVER_SRC := $(wildcard server/*.c)
+SERVER_SRC := $(wildcard server/*.c server/*/*.c)
 LLHTTP_SRC := llhttp.c api.c http.c
 
 PROTOCOL_OBJ := $(PROTOCOL_SRC:%.c=$(BUILD)/%.o)
@@ -34,19 +46,18 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # from Debian only when no npm is on the PATH: a machine's own Node.js build
 # (which bundles npm) conflicts with Debian's npm package.
 DEPS_PKGS := build-essential pkg-config libuv1-dev node-llhttp libssl-dev openssl \
-  libjansson-dev libinih-dev zlib1g-dev libjwt-dev libhiredis-dev \
+  libjansson-dev libinih-dev zlib1g-dev libhiredis-dev \
   libsystemd-dev libcmocka-dev python3 python3-websockets redis-server \
   valgrind clang libclang-rt-14-dev chromium systemd python3-fastapi python3-uvicorn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps run test unit integration clean install uninstall check-config
+.PHONY: all deps run test test-build unit integration clean install uninstall check-config
 
 .DEFAULT_GOAL := all
 
 # Further parts (fuzzing, benchmarks, browser tests...) add their targets in
-# mk/*.mk; they may append to TEST_DEPS (built before `make test` runs). The
-# include stands before the test rule so those additions count.
--include mk/*.mk
+# tests/mk/*.mk; they may append to TEST_DEPS (built before `make test` runs).
+include $(sort $(wildcard tests/mk/*.mk))
 
 all: $(BUILD)/fastwsd
 
@@ -63,28 +74,45 @@ deps:
 $(BUILD)/fastwsd: $(SERVER_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c $(wildcard protocol/*.h config/*.h server/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(COMPILE) $(DEPFLAGS) -c -o $@ $<
 
 # llhttp's own sources, compiled as shipped by Debian (not ours to warn on).
-$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+# A static pattern rule: explicit, so it holds even when $(LLHTTP_DIR) did
+# not exist when make started.
+$(LLHTTP_OBJ): $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -Wall -Wextra,$(CFLAGS)) -w -c -o $@ $<
+	$(CC) $(FASTWS_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) -w -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+	$(COMPILE) $(DEPFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) -lcmocka
 
-run: deps $(BUILD)/fastwsd
-	./$(BUILD)/fastwsd -c fastws.conf
+-include $(PROTOCOL_OBJ:.o=.d) $(CONFIG_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(UNIT_BIN:=.d)
+
+run:
+	$(MAKE) deps
+	$(MAKE) $(BUILD)/fastwsd
+	$(BUILD)/fastwsd -c $(CONF)
 
 check-config: $(BUILD)/fastwsd
-	./$(BUILD)/fastwsd -t -c fastws.conf
+	$(BUILD)/fastwsd -t -c $(CONF)
 
+# make unit [T=frame]: the unit tests whose file name contains T.
 unit: $(UNIT_BIN)
+	@rc=0; for b in $(UNIT_BIN); do \
+	  case "$$(basename $$b)" in *$(T)*) echo "== $$b"; $$b || rc=1;; esac; done; exit $$rc
 
-test: deps $(BUILD)/fastwsd $(UNIT_BIN) $(TEST_DEPS)
+# make integration [T=test_chat]: the integration tests whose id contains T.
+integration: $(BUILD)/fastwsd
+	FASTWSD=$(BUILD)/fastwsd /usr/bin/python3 tests/integration/run.py $(T)
+
+test-build: $(BUILD)/fastwsd $(UNIT_BIN) $(TEST_DEPS)
+
+test:
+	$(MAKE) deps
+	$(MAKE) test-build
 	BUILD=$(BUILD) ./tests/run_all.sh
 
 clean:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The integration suite against an ASan + UBSan build of the daemon
-# (mk/asan.mk: build-asan/fastwsd).
+# (tests/mk/asan.mk: build-asan/fastwsd).
 #
 # Every test's daemon log is kept (FASTWSD_KEEP_TMP, in a private TMPDIR:
 # tests/integration/harness.py writes <TMPDIR>/fastwsd-it-*/fastwsd.log) and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz smoke test: builds the libFuzzer targets (mk/fuzz.mk), and for each
+# Fuzz smoke test: builds the libFuzzer targets (tests/mk/fuzz.mk), and for each
 # one replays every regression input and every corpus file, then fuzzes it
 # for FUZZ_SMOKE_SECONDS (default 20), two targets at a time.
 # A target passes when nothing crashed, leaked or timed out.

@@ -4,4 +4,4 @@ bench-deflate: $(BUILD)/deflate_bench
 	./$(BUILD)/deflate_bench
 
 $(BUILD)/deflate_bench: tests/bench/deflate_bench.c $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(COMPILE) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)

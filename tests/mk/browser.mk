@@ -17,9 +17,6 @@ browser-deps:
 	fi
 
 TEST_DEPS += browser-deps
-# `test:`'s prerequisite list was expanded before this file was included, so
-# name the dependency on the rule itself as well (same effect, harmless twice).
-test: browser-deps
 
 # Just the browser suite: make browser-test
 browser-test: browser-deps $(BUILD)/fastwsd

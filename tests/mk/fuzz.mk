@@ -48,7 +48,7 @@ $(FUZZ_BUILD)/fuzz_http: $(FUZZ_DIR)/fuzz_http.c $(PROTOCOL_SRC) server/http_par
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(PROTOCOL_SRC) server/http_parse.c $(FUZZ_LLHTTP_OBJ) $(FUZZ_LIBS)
 
-$(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+$(FUZZ_LLHTTP_OBJ): $(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -O1 -g -w -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
 	  -c -o $@ $<
