@@ -1,4 +1,4 @@
-#include "jsonpool.h"
+#include "server/jsonpool.h"
 
 #include <jansson.h>
 #include <stdint.h>

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "server/chat/auth.h"
 #include "config/config.h"
-#include "log.h"
-#include "server.h"
+#include "server/util/log.h"
+#include "server/server.h"
 
 #define FASTWSD_VERSION "0.1.0"
 

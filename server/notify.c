@@ -1,4 +1,4 @@
-#include "notify.h"
+#include "server/notify.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

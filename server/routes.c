@@ -3,14 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
-#include "cluster.h"
-#include "conn.h"
-#include "http.h"
-#include "log.h"
+#include "server/chat/auth.h"
+#include "server/cluster/cluster.h"
+#include "server/net/conn.h"
+#include "server/http/http.h"
+#include "server/util/log.h"
 #include "protocol/handshake.h"
-#include "static.h"
-#include "ws.h"
+#include "server/http/static.h"
+#include "server/ws/ws.h"
 
 typedef void (*route_fn)(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rest);
 

@@ -1,6 +1,6 @@
 /* The loop: start-up, the flush hooks, the deadline tick, signals,
  * reload and graceful shutdown. */
-#include "server.h"
+#include "server/server.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -10,13 +10,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "cluster.h"
-#include "conn.h"
-#include "jsonpool.h"
-#include "log.h"
-#include "tls.h"
-#include "notify.h"
-#include "ws.h"
+#include "server/cluster/cluster.h"
+#include "server/net/conn.h"
+#include "server/jsonpool.h"
+#include "server/util/log.h"
+#include "server/net/tls.h"
+#include "server/notify.h"
+#include "server/ws/ws.h"
 
 #define TICK_MS   100
 #define LINGER_MS 2000

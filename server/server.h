@@ -9,10 +9,10 @@
 #include <uv.h>
 
 #include "config/config.h"
-#include "deadline.h"
-#include "iplimit.h"
-#include "manager.h"
-#include "metrics.h"
+#include "server/net/deadline.h"
+#include "server/net/iplimit.h"
+#include "server/chat/manager.h"
+#include "server/metrics.h"
 #include "protocol/deflate.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"

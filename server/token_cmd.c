@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
+#include "server/chat/auth.h"
 #include "config/config.h"
 #include "protocol/handshake.h"
 #include "protocol/jwt.h"

@@ -1,5 +1,5 @@
 /* libFuzzer driver for the HTTP request and WebSocket upgrade path: llhttp
- * with the server's own request collector (server/http_parse.c), then, for
+ * with the server's own request collector (server/http/parse.c), then, for
  * every complete request, the checks of server/routes.c upgrade() and the
  * other pure helpers of protocol/handshake.c on the parsed pieces.
  *
@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "protocol/handshake.h"
-#include "server/http.h"
+#include "server/http/http.http.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "tests/fuzz/fuzz_ref.h"
 
@@ -26,7 +26,7 @@ static int header_count(const http_conn_t *h, const char *name) {
   return http_header_count(h, name);
 }
 
-/* Every occurrence joined (server/http_parse.c) into an exact-fit heap
+/* Every occurrence joined (server/http/parse.c) into an exact-fit heap
  * block, so ASan sees any overrun; base NULL when absent. The caller frees
  * (char *)base. */
 static slice_t header_joined(const http_conn_t *h, const char *name) {

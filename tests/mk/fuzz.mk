@@ -43,10 +43,10 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(PROTOCOL_SRC) $(FUZZ_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(PROTOCOL_SRC) $(FUZZ_LIBS)
 
 # The HTTP target links llhttp, built as shipped (-w: not our warnings),
-# and the server's own request collector (server/http_parse.c: no libuv).
-$(FUZZ_BUILD)/fuzz_http: $(FUZZ_DIR)/fuzz_http.c $(PROTOCOL_SRC) server/http_parse.c server/http.h $(FUZZ_HDRS) $(FUZZ_LLHTTP_OBJ)
+# and the server's own request collector (server/http/parse.c: no libuv).
+$(FUZZ_BUILD)/fuzz_http: $(FUZZ_DIR)/fuzz_http.c $(PROTOCOL_SRC) server/http/parse.c server/http/http.h $(FUZZ_HDRS) $(FUZZ_LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(PROTOCOL_SRC) server/http_parse.c $(FUZZ_LLHTTP_OBJ) $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(PROTOCOL_SRC) server/http/parse.c $(FUZZ_LLHTTP_OBJ) $(FUZZ_LIBS)
 
 $(FUZZ_LLHTTP_OBJ): $(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)

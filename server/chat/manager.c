@@ -1,4 +1,4 @@
-#include "manager.h"
+#include "server/chat/manager.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,14 +1,14 @@
-#include "conn.h"
+#include "server/net/conn.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "log.h"
-#include "tls.h"
-#include "ws.h"
+#include "server/http/http.h"
+#include "server/util/log.h"
+#include "server/net/tls.h"
+#include "server/ws/ws.h"
 
 uint64_t conn_queued_total;
 

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "conn.h"
+#include "server/net/conn.h"
 #include "protocol/slice.h"
 
 /* 1 when auth is configured (auth_secret non-empty), else 0. */

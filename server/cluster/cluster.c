@@ -1,6 +1,6 @@
 /* The cluster backplane over Redis pub/sub: see cluster.h for the design
  * (channels, keys, message format, presence, duplicate ids, outages). */
-#include "cluster.h"
+#include "server/cluster/cluster.h"
 
 #include <arpa/inet.h>
 #include <hiredis/async.h>
@@ -14,13 +14,13 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "log.h"
+#include "server/util/log.h"
 #include "protocol/frame.h"
 #include "protocol/handshake.h"
 #include "protocol/message.h"
 #include "protocol/slice.h"
-#include "server.h"
-#include "ws.h"
+#include "server/server.h"
+#include "server/ws/ws.h"
 
 #define TICK_MS            100
 #define HEARTBEAT_MS       3000

@@ -1,11 +1,11 @@
-#include "router.h"
+#include "server/chat/router.h"
 
 #include <string.h>
 
-#include "cluster.h"
-#include "conn.h"
-#include "log.h"
-#include "metrics.h"
+#include "server/cluster/cluster.h"
+#include "server/net/conn.h"
+#include "server/util/log.h"
+#include "server/metrics.h"
 #include "protocol/handshake.h"
 #include "protocol/message.h"
 

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "obuf.h"
+#include "server/net/obuf.h"
 #include "protocol/slice.h"
-#include "server.h"
+#include "server/server.h"
 
 #define HTTP_MAX_HEADERS 100
 

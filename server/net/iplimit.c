@@ -1,4 +1,4 @@
-#include "iplimit.h"
+#include "server/net/iplimit.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "outmsg.h"
+#include "server/ws/outmsg.h"
 
 #include <string.h>
 

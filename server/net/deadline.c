@@ -1,4 +1,4 @@
-#include "deadline.h"
+#include "server/net/deadline.h"
 
 void dl_init(dl_list_t *l, uint64_t duration_ms) {
   l->head.prev = l->head.next = &l->head;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "server/server.h"
 
 /* Handles one complete text message from a chat client. */
 void router_dispatch(conn_t *c, const uint8_t *text, size_t len);

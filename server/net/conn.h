@@ -8,11 +8,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "deadline.h"
-#include "manager.h"
-#include "obuf.h"
+#include "server/net/deadline.h"
+#include "server/chat/manager.h"
+#include "server/net/obuf.h"
 #include "protocol/frame.h"
-#include "server.h"
+#include "server/server.h"
 
 struct http_conn_s;
 struct tls_conn_s;

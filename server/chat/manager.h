@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "outmsg.h"
+#include "server/ws/outmsg.h"
 
 typedef struct room_s room_t;
 typedef struct member_s member_t;

@@ -4,7 +4,7 @@
 #ifndef FASTWS_STATIC_H
 #define FASTWS_STATIC_H
 
-#include "http.h"
+#include "server/http/http.h"
 
 /* rest: the raw (still percent-encoded) path after "/static/", empty for
  * "/static" and "/static/". */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "server/server.h"
 
 /* Answers 101 and switches c to WebSocket. kind: WS_KIND_CHAT (then id is
  * registered with the manager, replacing an older holder of the id, and

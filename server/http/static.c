@@ -1,4 +1,4 @@
-#include "static.h"
+#include "server/http/static.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
-#include "log.h"
+#include "server/net/conn.h"
+#include "server/util/log.h"
 #include "protocol/handshake.h"
 
 #define STATIC_MAX_FILE (64u << 20)

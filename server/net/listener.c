@@ -5,9 +5,9 @@
 
 #include <stdio.h>
 
-#include "conn.h"
-#include "log.h"
-#include "server.h"
+#include "server/net/conn.h"
+#include "server/util/log.h"
+#include "server/server.h"
 
 static void on_connection(uv_stream_t *st, int status) {
   listener_t *l = st->data;

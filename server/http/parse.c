@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
+#include "server/http/http.h"
 
 static llhttp_settings_t settings;
 static int settings_ready;

@@ -1,4 +1,4 @@
-#include "http.h"
+#include "server/http/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,9 +6,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "conn.h"
-#include "log.h"
-#include "ws.h"
+#include "server/net/conn.h"
+#include "server/util/log.h"
+#include "server/ws/ws.h"
 
 const char *http_status_text(int status) {
   switch (status) {

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "obuf.h"
+#include "server/net/obuf.h"
 
 #define TLS_RECORD_MAX 16384 /* plaintext bytes in one record */
 

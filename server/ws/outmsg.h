@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "obuf.h"
+#include "server/net/obuf.h"
 #include "protocol/deflate.h"
 
 typedef struct {

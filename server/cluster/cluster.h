@@ -114,7 +114,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "manager.h"
+#include "server/chat/manager.h"
 
 struct server_s;
 typedef struct cluster_s cluster_t;

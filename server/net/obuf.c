@@ -1,4 +1,4 @@
-#include "obuf.h"
+#include "server/net/obuf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,14 +1,14 @@
-#include "ws.h"
+#include "server/ws/ws.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster.h"
-#include "conn.h"
-#include "http.h"
-#include "log.h"
+#include "server/cluster/cluster.h"
+#include "server/net/conn.h"
+#include "server/http/http.h"
+#include "server/util/log.h"
 #include "protocol/handshake.h"
-#include "router.h"
+#include "server/chat/router.h"
 
 static const ws_parser_opts_t *parser_opts(const ws_settings_t *g, int kind, int deflate) {
   return &g->parser[kind][deflate ? 1 : 0];

@@ -1,11 +1,11 @@
 /* JWT auth of the upgrade: fetch `token` from the query, verify it with the
  * configured secret at the current wall-clock time. */
-#include "auth.h"
+#include "server/chat/auth.h"
 
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "server/util/log.h"
 #include "protocol/handshake.h"
 #include "protocol/jwt.h"
 
