@@ -48,7 +48,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_PKGS := build-essential pkg-config libuv1-dev node-llhttp libssl-dev openssl \
   libjansson-dev libinih-dev zlib1g-dev libhiredis-dev \
   libsystemd-dev libcmocka-dev python3 python3-websockets redis-server \
-  valgrind clang libclang-rt-14-dev chromium systemd python3-fastapi python3-uvicorn
+  valgrind clang libclang-rt-14-dev chromium systemd python3-fastapi python3-uvicorn \
+  groff-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run test test-build unit integration clean install uninstall check-config
@@ -120,8 +121,10 @@ clean:
 
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
 
-# The units name /usr/local paths; other prefixes are written in on install.
+# The units and man pages name /usr/local paths; other prefixes are written
+# in on install.
 install: $(BUILD)/fastwsd
 	install -D -m 0755 $(BUILD)/fastwsd $(DESTDIR)$(PREFIX)/bin/fastwsd
 	install -d $(DESTDIR)$(PREFIX)/share/fastws/static
@@ -133,6 +136,10 @@ install: $(BUILD)/fastwsd
 	  [ -f config/$$u ] || continue; \
 	  sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/fastws|$(SYSCONFDIR)/fastws|g' \
 	    config/$$u > $(DESTDIR)$(UNITDIR)/$$u; chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	for m in man8/fastwsd.8 man5/fastws.conf.5; do \
+	  sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/fastws|$(SYSCONFDIR)/fastws|g' \
+	    config/$${m#*/} > $(DESTDIR)$(MANDIR)/$$m; chmod 0644 $(DESTDIR)$(MANDIR)/$$m; done
 
 # The configuration in $(SYSCONFDIR)/fastws is the operator's: kept.
 uninstall:
@@ -140,3 +147,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/fastws
 	rm -f $(DESTDIR)$(UNITDIR)/fastwsd.service $(DESTDIR)$(UNITDIR)/fastwsd@.service \
 	  $(DESTDIR)$(UNITDIR)/fastwsd.socket
+	rm -f $(DESTDIR)$(MANDIR)/man8/fastwsd.8 $(DESTDIR)$(MANDIR)/man5/fastws.conf.5

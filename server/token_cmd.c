@@ -19,7 +19,9 @@ static void token_usage(FILE *out) {
   fprintf(out,
           "usage: fastwsd token CLIENT_ID [--ttl SECONDS] -c FILE\n"
           "  prints an HS256 token for CLIENT_ID signed with the auth_secret of FILE\n"
-          "  --ttl SECONDS  lifetime, 1 to %lld (default %d)\n",
+          "  -c, --config=FILE  the configuration file whose auth_secret signs\n"
+          "  --ttl SECONDS      lifetime, 1 to %lld (default %d)\n"
+          "  -h, --help         show this help and exit\n",
           TOKEN_TTL_MAX, TOKEN_TTL_DEFAULT);
 }
 
