@@ -10,6 +10,8 @@
 #define CONFIG_MAX_LISTEN  16
 #define CONFIG_MAX_ORIGINS 64
 
+#define CONFIG_REDIS_HOST_MAX 256 /* a host name is at most 253 characters */
+
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum { DUP_REPLACE = 0, DUP_REJECT = 1 };
 
@@ -59,6 +61,11 @@ typedef struct {
   char *redis_url;      /* heap; "" = single node */
   char *node_id;        /* heap; "" = hostname:pid, filled in by the server */
   char *channel_prefix; /* heap; default "fastws" */
+  /* redis_url parsed (config_parse_redis_url); empty host, port 0 when
+   * redis_url is empty. */
+  char redis_host[CONFIG_REDIS_HOST_MAX]; /* a host name or IP, IPv6 without brackets */
+  int redis_port;                         /* 1..65535 */
+  int redis_db;                           /* 0..2^31-1, 0 when the URL has no /db */
 } config_t;
 
 /* Fills c with every default of PROTOCOL.md section 5. 0, or -1 on ENOMEM. */
@@ -77,6 +84,25 @@ int config_load(const char *path, config_t *c, char *err, size_t errlen);
 int config_load_or_defaults(const char *path, config_t *c, char *err, size_t errlen);
 
 void config_free(config_t *c);
+
+/* Errors of config_parse_redis_url, each its own message in config.c. */
+enum {
+  CONFIG_REDIS_URL_OK = 0,
+  CONFIG_REDIS_URL_TLS = -1,         /* rediss://: TLS is not supported */
+  CONFIG_REDIS_URL_CREDENTIALS = -2, /* user:password@ is not supported */
+  CONFIG_REDIS_URL_FORMAT = -3,      /* not redis://host:port[/db] */
+  CONFIG_REDIS_URL_DB = -4,          /* the part after '/' is not a database number */
+};
+
+/* Parses "redis://host:port[/db]": host a host name (letters, digits, '-'
+ * and '.', no empty label, at most 253 characters) or an IPv4 address, or
+ * "[IPv6]"; port 1..65535, digits only; db digits only, 0..2^31-1 (0 when
+ * absent). Writes the host NUL-terminated (IPv6 without its brackets) into
+ * host[0..hostcap), the port and the db. Returns CONFIG_REDIS_URL_OK, or
+ * one of the errors above (the outputs are then unspecified); a host that
+ * does not fit hostcap is CONFIG_REDIS_URL_FORMAT. Pure: no I/O, no
+ * resolution. */
+int config_parse_redis_url(const char *url, char *host, size_t hostcap, int *port, int *db);
 
 /* The name of a log level ("error", ...). */
 const char *config_log_level_name(int level);

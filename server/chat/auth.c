@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/util/log.h"
 #include "protocol/handshake.h"
 #include "protocol/jwt.h"
 
@@ -13,14 +12,8 @@ int auth_enabled(const config_t *cfg) {
   return cfg->auth_secret && cfg->auth_secret[0] != '\0';
 }
 
-static void auth_fail(conn_t *c, const char *id, size_t idlen, const char *why) {
-  char peer[64];
-  log_info("auth failed for %s as %.*s: %s", conn_peer_str(c, peer, sizeof peer), (int)idlen, id,
-           why);
-}
-
-int auth_check_upgrade(conn_t *c, slice_t query, const char *id, size_t idlen) {
-  const config_t *cfg = &c->srv->cfg;
+int auth_check(const config_t *cfg, slice_t query, const char *id, size_t idlen,
+               const char **why) {
   /* One byte more than the limit, so a longer token is seen as too long
    * rather than cut off. */
   char token[JWT_HS256_MAX_LEN + 2];
@@ -31,11 +24,11 @@ int auth_check_upgrade(conn_t *c, slice_t query, const char *id, size_t idlen) {
   if (!auth_enabled(cfg)) return 0;
   n = url_query_param(query, "token", token, sizeof token);
   if (n == -1) {
-    auth_fail(c, id, idlen, "no token");
+    *why = "no token";
     return -1;
   }
   if (n < 0) {
-    auth_fail(c, id, idlen, "token too long or badly percent-encoded");
+    *why = "token too long or badly percent-encoded";
     return -1;
   }
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -43,7 +36,7 @@ int auth_check_upgrade(conn_t *c, slice_t query, const char *id, size_t idlen) {
                        (double)ts.tv_sec + ts.tv_nsec / 1e9);
   explicit_bzero(token, (size_t)n); /* a valid token is a bearer credential */
   if (r != JWT_HS256_OK) {
-    auth_fail(c, id, idlen, jwt_hs256_strerror(r));
+    *why = jwt_hs256_strerror(r);
     return -1;
   }
   return 0;

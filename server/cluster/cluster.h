@@ -1,10 +1,22 @@
 /* The cluster: several fastwsd nodes joined through Redis pub/sub
- * ([cluster] redis_url). Without redis_url, server->cluster is NULL, every
- * cluster_* function below is a no-op (or answers "nothing remote"), and no
- * Redis code runs at all.
+ * ([cluster] redis_url), behind the chat's backplane interface
+ * (server/chat/backplane.h). Without redis_url there is no cluster_t,
+ * chat->bp is NULL (the chat's bp_* helpers answer "nothing remote"), and
+ * no Redis code runs at all.
+ *
+ * Files, one job each (a file calls only those listed after it):
+ *   cluster.c    this header: the backplane ops, start/close/free, and the
+ *                dispatch of received messages
+ *   session.c    the Redis session: connect, resolve, reconnect, SUB,
+ *                subscriptions, timer, close
+ *   publish.c    everything sent on PUB: the gate, PUBLISH, the own HASH,
+ *                heartbeats, re-reads
+ *   redis_uv.c   the hiredis <-> libuv adapter
+ *   presence.c   the replica of the other nodes and the claim rule (pure)
+ *   wire.c       the message and value codec (pure)
  *
  * Connections. Two per node, both hiredis async contexts on the server's
- * libuv loop (our own small adapter, see cluster.c): SUB only SUBSCRIBEs
+ * libuv loop (our own small adapter, redis_uv.c): SUB only SUBSCRIBEs
  * and UNSUBSCRIBEs; PUB carries PUBLISH and every other command. The host
  * is resolved with uv_getaddrinfo (skipped for a numeric address) and the
  * connect is non-blocking: nothing waits on Redis.
@@ -28,8 +40,8 @@
  *   "<node_id> <incarnation>\n<kind and fields>\n<envelope JSON>"
  * The origin encodes the envelope once (one timestamp), delivers it to its
  * own clients at once, then publishes; the others ignore their own
- * publishes and frame the envelope bytes as they are (outmsg_init on the
- * bytes: never re-encoded). Kinds:
+ * publishes and frame the envelope bytes as they are (chat_deliver_* on
+ * the bytes: never re-encoded). Kinds (wire.h has the exact grammar):
  *   C                         chat, to every local client
  *   R <room>                  room message, to the local members
  *   P <to> <from>             private; "B <from> <to>" bounces it to the
@@ -53,8 +65,9 @@
  * room's traffic, and no node announces itself before it hears answers.
  *
  * Presence: a replica, per peer node, of its clients and their rooms
- * (kept in a second manager_t, so /clients, /rooms, /rooms/{room} and the
- * counts in user_joined, user_left, room_joined, room_left are cluster-wide).
+ * (presence.c; kept in a second manager_t, the backplane's peers, so
+ * /clients, /rooms, /rooms/{room} and the counts in user_joined,
+ * user_left, room_joined, room_left are cluster-wide).
  * J, L and M are the deltas (why not a separate delta on P:presence: the
  * event IS the delta, one PUBLISH instead of two, ordered with it by
  * construction). Each carries the node's sequence number; a gap, a new or
@@ -102,71 +115,38 @@
  * Redis disconnects a subscriber that falls behind by more than its
  * client-output-buffer-limit (pubsub, 32 MB by default): that node then
  * reconnects and resynchronises like after an outage (messages meanwhile
- * are lost to it); PUB_BACKLOG_MAX bounds what a node queues for Redis.
+ * are lost to it); SESSION_PUB_BACKLOG_MAX bounds what a node queues for
+ * Redis.
  *
- * Ownership: cluster_t belongs to the server; cluster_close starts the
- * asynchronous shutdown (the loop runs until the Redis connections and
- * the adapter's handles are closed), cluster_free releases the memory
- * after the loop has stopped. */
+ * Ownership: cluster_t belongs to the daemon (server/); cluster_close
+ * starts the asynchronous shutdown (the loop runs until the Redis
+ * connections and the adapter's handles are closed), cluster_free
+ * releases the memory after the loop has stopped. The chat must not call
+ * its backplane after cluster_free. */
 #ifndef FASTWS_CLUSTER_H
 #define FASTWS_CLUSTER_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include <uv.h>
 
-#include "server/chat/manager.h"
+#include "config/config.h"
+#include "server/chat/chat.h"
 
-struct server_s;
 typedef struct cluster_s cluster_t;
 
-/* Creates the cluster when cfg.redis_url is set and starts connecting
- * (*out NULL otherwise). node_id defaults to hostname:pid. The cluster
- * keeps its own copy of the [cluster] settings: a reload does not change
- * them. 0, or -1 (logged) when it cannot be set up. */
-int cluster_start(struct server_s *s, cluster_t **out);
+/* When cfg->redis_url is set: creates the cluster, sets chat->bp to its
+ * backplane, starts connecting (nothing waits on Redis); *out NULL
+ * otherwise. node_id defaults to hostname:pid. The cluster keeps its own
+ * copy of the [cluster] settings (cfg->redis_host, redis_port, redis_db,
+ * node_id, channel_prefix): a reload does not change them. chat is
+ * borrowed for the cluster's life. 0, or -1 (logged). */
+int cluster_start(uv_loop_t *loop, chat_t *chat, const config_t *cfg, cluster_t **out);
 
 /* Shutdown: the own presence is removed (DEL of the HASH, goodbye), then
- * both connections close; bounded by a 2 s timer. Idempotent. */
+ * both connections close; bounded by a 2 s timer. Idempotent; NULL ok.
+ * The backplane stays callable (and does nothing) until cluster_free. */
 void cluster_close(cluster_t *cl);
 
 /* Frees everything; call after the loop has stopped. NULL is fine. */
 void cluster_free(cluster_t *cl);
-
-/* 1 when the Redis session is up (both connections, first SUBSCRIBE
- * acknowledged), or when there is no cluster. */
-int cluster_up(const cluster_t *cl);
-
-/* The other nodes' clients and rooms (read only), or NULL. */
-const manager_t *cluster_peers(const cluster_t *cl);
-
-/* Clients cluster-wide (local ones included). */
-size_t cluster_clients_total(const struct server_s *s);
-
-/* Members of the room cluster-wide; local is the local room or NULL. */
-size_t cluster_room_total(const struct server_s *s, const char *name, size_t len,
-                          const room_t *local);
-
-/* 1 when another node holds id. */
-int cluster_has_client(const cluster_t *cl, const char *id, size_t len);
-
-/* Stamps c's claim time as it registers (c->id set). When another node
- * held the id, forgets that holder without an event and returns 1: the
- * new connection takes it over (user_joined must not be delivered). */
-int cluster_claim(cluster_t *cl, client_t *c);
-
-/* The hooks below publish what this node just delivered locally; env is
- * the encoded envelope (borrowed; copied before they return). */
-void cluster_chat(cluster_t *cl, const char *env, size_t len);
-void cluster_room_message(cluster_t *cl, const char *room, const char *env, size_t len);
-/* to is held by another node (cluster_has_client). */
-void cluster_private(cluster_t *cl, const char *from, const char *to, const char *env, size_t len);
-void cluster_client_joined(cluster_t *cl, const client_t *c, const char *env, size_t len);
-/* env NULL: a silent leave (the id went to another node's connection). */
-void cluster_client_left(cluster_t *cl, const char *id, const char *env, size_t len);
-/* c joined (joined = 1) or left room; edge = 1 when it was the first local
- * member to join or the last to leave (the room channel is subscribed or
- * unsubscribed). */
-void cluster_room_changed(cluster_t *cl, const client_t *c, const char *room, int joined, int edge,
-                          const char *env, size_t len);
 
 #endif

@@ -3,12 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include "server/net/conn.h"
-#include "server/util/log.h"
-#include "server/ws/ws.h"
+#include "server/util/list.h"
 
 const char *http_status_text(int status) {
   switch (status) {
@@ -44,8 +41,10 @@ static const char *http_date(void) {
   return buf;
 }
 
-static void respond(conn_t *c, const http_request_t *req, int status, const char *content_type,
-                    const char *extra, const void *body, obuf_t *body_buf, size_t body_len) {
+static void respond(http_conn_t *h, const http_request_t *req, int status,
+                    const char *content_type, const char *extra, const void *body,
+                    obuf_t *body_buf, size_t body_len) {
+  conn_t *c = h->conn;
   char head[1024];
   /* While draining, open keep-alive connections stay: a health checker
    * polling /healthz sees "draining" until the last WebSocket is gone. */
@@ -63,83 +62,145 @@ static void respond(conn_t *c, const http_request_t *req, int status, const char
   conn_send_bytes(c, head, (size_t)n);
   if (body_len && !(req && req->head) && status != 304) {
     if (body_buf)
-      conn_send_obuf(c, body_buf);
+      conn_send(c, body_buf);
     else
       conn_send_bytes(c, body, body_len);
   }
-  if (!keep) conn_close_after_flush(c);
+  if (!keep) conn_close(c, CONN_CLOSE_FLUSH);
 }
 
-void http_respond(conn_t *c, const http_request_t *req, int status, const char *content_type,
+void http_respond(http_conn_t *h, const http_request_t *req, int status, const char *content_type,
                   const char *extra, const void *body, size_t body_len) {
-  respond(c, req, status, content_type, extra, body, NULL, body_len);
+  respond(h, req, status, content_type, extra, body, NULL, body_len);
 }
 
-void http_respond_obuf(conn_t *c, const http_request_t *req, int status, const char *content_type,
-                       const char *extra, obuf_t *body, size_t body_len) {
-  respond(c, req, status, content_type, extra, NULL, body, body_len);
+void http_respond_obuf(http_conn_t *h, const http_request_t *req, int status,
+                       const char *content_type, const char *extra, obuf_t *body,
+                       size_t body_len) {
+  respond(h, req, status, content_type, extra, NULL, body, body_len);
 }
 
-void http_respond_json(conn_t *c, const http_request_t *req, int status, const char *json,
+void http_respond_json(http_conn_t *h, const http_request_t *req, int status, const char *json,
                        size_t len, const char *extra) {
-  http_respond(c, req, status, "application/json", extra, json, len);
+  http_respond(h, req, status, "application/json", extra, json, len);
 }
 
-void http_respond_error(conn_t *c, const http_request_t *req, int status, const char *extra) {
+void http_respond_error(http_conn_t *h, const http_request_t *req, int status, const char *extra) {
   char body[96];
   int n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", http_status_text(status));
-  http_respond_json(c, req, status, body, (size_t)n, extra);
+  http_respond_json(h, req, status, body, (size_t)n, extra);
 }
 
-static void handle_request(conn_t *c, http_conn_t *h) {
+static void touch_timeout(http_conn_t *h) {
+  dl_set_touch(&h->ctx->timeouts, &h->timeout, h->timeout_ms, uv_now(h->conn->net->loop));
+}
+
+static void handle_request(http_conn_t *h) {
   http_request_t req;
-  server_t *s = c->srv;
-  http_request_view(h, &req);
-  h->complete = 0;
+  http_request_view(&h->col, &req);
+  h->col.complete = 0;
   /* The next request (keep-alive) gets a fresh handshake_timeout. */
-  dl_touch(&s->handshake_dl, &c->timeout, uv_now(s->loop));
-  if (req.http_major == 1 && req.http_minor >= 1 && !http_header(h, "Host").base) {
-    http_respond_json(c, NULL, 400, "{\"detail\":\"missing Host header\"}", 32, NULL);
+  touch_timeout(h);
+  if (req.http_major == 1 && req.http_minor >= 1 && !http_header(&h->col, "Host").base) {
+    http_respond_json(h, NULL, 400, "{\"detail\":\"missing Host header\"}", 32, NULL);
     return;
   }
-  routes_handle(c, h, &req);
+  h->app->on_request(h, &req);
   /* A request that asked to switch protocols and was not switched leaves
    * llhttp past the point where HTTP parsing can go on. */
-  if (c->state == CONN_HTTP && req.upgrade) conn_close_after_flush(c);
+  if (!h->detached && req.upgrade) conn_close(h->conn, CONN_CLOSE_FLUSH);
 }
 
-static void parse_error(conn_t *c, http_conn_t *h, llhttp_errno_t err) {
-  int status = h->error_status ? h->error_status : 400;
+static void parse_error(http_conn_t *h, llhttp_errno_t err) {
+  int status = h->col.error_status ? h->col.error_status : 400;
   char body[160];
   int n;
   if (status == 400)
     n = snprintf(body, sizeof body, "{\"detail\":\"Bad Request: %s\"}", llhttp_errno_name(err));
   else
     n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", http_status_text(status));
-  http_respond_json(c, NULL, status, body, (size_t)n, NULL);
-  conn_close_after_flush(c);
+  http_respond_json(h, NULL, status, body, (size_t)n, NULL);
 }
 
-void http_on_read(conn_t *c, uint8_t *data, size_t len) {
-  http_conn_t *h = c->http;
-  while (len > 0 && c->state == CONN_HTTP && !c->teardown && !c->close_after_flush) {
-    llhttp_errno_t err = llhttp_execute(&h->parser, (const char *)data, len);
+static void on_read(conn_t *c, uint8_t *data, size_t len) {
+  http_conn_t *h = c->data;
+  h->in_read = 1;
+  while (len > 0 && !h->detached && c->state == CONN_OPEN) {
+    llhttp_errno_t err = llhttp_execute(&h->col.parser, (const char *)data, len);
     size_t used;
-    if (err == HPE_OK) return;
+    if (err == HPE_OK) break;
     if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
-      parse_error(c, h, err);
-      return;
+      parse_error(h, err);
+      break;
     }
-    used = (size_t)((const uint8_t *)llhttp_get_error_pos(&h->parser) - data);
+    used = (size_t)((const uint8_t *)llhttp_get_error_pos(&h->col.parser) - data);
     data += used;
     len -= used;
-    if (h->complete) handle_request(c, h);
-    if (c->state != CONN_HTTP) break;
-    llhttp_resume(&h->parser);
+    if (h->col.complete) handle_request(h);
+    if (h->detached) break;
+    llhttp_resume(&h->col.parser);
   }
-  if (c->state == CONN_WS) {
-    c->http = NULL;
+  h->in_read = 0;
+  if (h->detached) {
     http_conn_free(h);
-    if (len > 0) ws_on_read(c, data, len);
+    conn_feed(c, data, len); /* the new handler's first bytes */
   }
+}
+
+static void on_close(conn_t *c) {
+  (void)c; /* the owner frees the HTTP state with the connection */
+}
+
+static const conn_handler_t http_handler = {on_read, on_close};
+
+http_conn_t *http_conn_of(conn_t *c) {
+  return c->handler == &http_handler ? c->data : NULL;
+}
+
+void http_ctx_init(http_ctx_t *ctx) {
+  memset(ctx, 0, sizeof *ctx);
+  dl_set_init(&ctx->timeouts);
+}
+
+void http_ctx_free(http_ctx_t *ctx) {
+  dl_set_free(&ctx->timeouts);
+}
+
+http_conn_t *http_conn_new(http_ctx_t *ctx, conn_t *c, const http_app_t *app, void *app_data) {
+  http_conn_t *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  if (http_collector_init(&h->col, ctx->max_header_size) != 0) {
+    free(h);
+    return NULL;
+  }
+  h->conn = c;
+  h->ctx = ctx;
+  h->app = app;
+  h->app_data = app_data;
+  h->timeout_ms = ctx->handshake_ms;
+  conn_set_handler(c, &http_handler, h);
+  touch_timeout(h);
+  return h;
+}
+
+void http_conn_free(http_conn_t *h) {
+  if (!h) return;
+  dl_remove(&h->timeout);
+  http_collector_free(&h->col);
+  free(h);
+}
+
+void http_detach(http_conn_t *h) {
+  h->detached = 1;
+  dl_remove(&h->timeout);
+  if (!h->in_read) http_conn_free(h);
+}
+
+void http_tick(http_ctx_t *ctx, uint64_t now) {
+  dl_node_t *n;
+  while ((n = dl_set_expired(&ctx->timeouts, now))) {
+    dl_remove(n);
+    conn_close(container_of(n, http_conn_t, timeout)->conn, CONN_CLOSE_ABORT);
+  }
+  dl_set_trim(&ctx->timeouts);
 }

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/http/http.h"
+#include "server/http/parse.h"
 
 static llhttp_settings_t settings;
 static int settings_ready;
 
-static http_conn_t *owner(llhttp_t *p) {
-  return (http_conn_t *)p;
+static http_collector_t *owner(llhttp_t *p) {
+  return (http_collector_t *)p;
 }
 
 /* Copies request bytes into the fixed buffer; a request whose header block
@@ -33,7 +33,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max) {
   return 0;
 }
 
-static int take(http_conn_t *h, const char *at, size_t n) {
+static int take(http_collector_t *h, const char *at, size_t n) {
   h->header_bytes += n;
   if (h->header_bytes > h->limit || h->len + n > h->limit) {
     h->error_status = 431;
@@ -49,7 +49,7 @@ static int take(http_conn_t *h, const char *at, size_t n) {
 }
 
 static int on_message_begin(llhttp_t *p) {
-  http_conn_t *h = owner(p);
+  http_collector_t *h = owner(p);
   h->len = 0;
   h->header_bytes = 0;
   h->n_headers = 0;
@@ -60,7 +60,7 @@ static int on_message_begin(llhttp_t *p) {
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t n) {
-  http_conn_t *h = owner(p);
+  http_collector_t *h = owner(p);
   if (take(h, at, n) != 0) return -1;
   h->url_len += (uint32_t)n;
   return 0;
@@ -81,7 +81,7 @@ static int is_token(const char *at, size_t n) {
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
-  http_conn_t *h = owner(p);
+  http_collector_t *h = owner(p);
   http_header_t *hd;
   if (!is_token(at, n)) {
     h->error_status = 400;
@@ -117,7 +117,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
 }
 
 static int on_header_field_complete(llhttp_t *p) {
-  http_conn_t *h = owner(p);
+  http_collector_t *h = owner(p);
   http_header_t *hd = &h->headers[h->n_headers - 1];
   hd->value_off = (uint32_t)h->len;
   h->in_value = 1;
@@ -125,7 +125,7 @@ static int on_header_field_complete(llhttp_t *p) {
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
-  http_conn_t *h = owner(p);
+  http_collector_t *h = owner(p);
   http_header_t *hd = &h->headers[h->n_headers - 1];
   if (take(h, at, n) != 0) return -1;
   hd->value_len += (uint32_t)n;
@@ -137,7 +137,7 @@ static int on_header_value_complete(llhttp_t *p) {
   return 0;
 }
 
-/* Pausing after each request hands control back to http_on_read, which
+/* Pausing after each request hands control back to the reader (http.c), which
  * answers it before the next pipelined request is parsed (responses stay
  * in order) and can switch the stream to WebSocket. */
 static int on_message_complete(llhttp_t *p) {
@@ -157,9 +157,8 @@ static void settings_init(void) {
   settings_ready = 1;
 }
 
-http_conn_t *http_conn_new(conn_t *c, size_t max_header_size) {
-  http_conn_t *h = calloc(1, sizeof *h);
-  if (!h) return NULL;
+int http_collector_init(http_collector_t *h, size_t max_header_size) {
+  memset(h, 0, sizeof *h);
   if (!settings_ready) settings_init();
   h->cap = max_header_size < 1024 ? max_header_size : 1024;
   h->limit = max_header_size;
@@ -169,22 +168,20 @@ http_conn_t *http_conn_new(conn_t *c, size_t max_header_size) {
   if (!h->buf || !h->headers) {
     free(h->buf);
     free(h->headers);
-    free(h);
-    return NULL;
+    return -1;
   }
-  h->conn = c;
   llhttp_init(&h->parser, HTTP_REQUEST, &settings);
-  return h;
+  return 0;
 }
 
-void http_conn_free(http_conn_t *h) {
-  if (!h) return;
+void http_collector_free(http_collector_t *h) {
   free(h->buf);
   free(h->headers);
-  free(h);
+  h->buf = NULL;
+  h->headers = NULL;
 }
 
-slice_t http_header(const http_conn_t *h, const char *name) {
+slice_t http_header(const http_collector_t *h, const char *name) {
   size_t n = strlen(name);
   int i;
   for (i = 0; i < h->n_headers; i++) {
@@ -195,7 +192,7 @@ slice_t http_header(const http_conn_t *h, const char *name) {
   return slice_make(NULL, 0);
 }
 
-slice_t http_header_joined(const http_conn_t *h, const char *name, char *out, size_t cap) {
+slice_t http_header_joined(const http_collector_t *h, const char *name, char *out, size_t cap) {
   size_t n = strlen(name), len = 0;
   int i, found = 0;
   for (i = 0; i < h->n_headers; i++) {
@@ -212,7 +209,7 @@ slice_t http_header_joined(const http_conn_t *h, const char *name, char *out, si
   return found ? slice_make(out, len) : slice_make(NULL, 0);
 }
 
-int http_header_count(const http_conn_t *h, const char *name) {
+int http_header_count(const http_collector_t *h, const char *name) {
   size_t n = strlen(name);
   int i, count = 0;
   for (i = 0; i < h->n_headers; i++) {
@@ -222,7 +219,7 @@ int http_header_count(const http_conn_t *h, const char *name) {
   return count;
 }
 
-void http_request_view(const http_conn_t *h, http_request_t *req) {
+void http_request_view(const http_collector_t *h, http_request_t *req) {
   const char *method = llhttp_method_name((llhttp_method_t)h->parser.method);
   const char *q;
   memset(req, 0, sizeof *req);

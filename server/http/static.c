@@ -11,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/net/conn.h"
-#include "server/util/log.h"
 #include "protocol/handshake.h"
 
 #define STATIC_MAX_FILE (64u << 20)
@@ -116,8 +114,7 @@ static int read_file(int fd, size_t size, obuf_t **out) {
   return 0;
 }
 
-void static_serve(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rest) {
-  const char *root = c->srv->static_root;
+void static_serve(http_conn_t *h, const http_request_t *req, slice_t rest, const char *root) {
   char rel[PATH_MAX], full[PATH_MAX * 2], resolved[PATH_MAX];
   char etag[64], lastmod[64], extra[256];
   long n = 0;
@@ -149,20 +146,20 @@ void static_serve(conn_t *c, http_conn_t *h, http_request_t *req, slice_t rest) 
   strftime(lastmod, sizeof lastmod, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   snprintf(extra, sizeof extra, "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: no-cache\r\n",
            etag, lastmod);
-  if (etag_matches(http_header(h, "If-None-Match"), etag)) {
+  if (etag_matches(http_header(&h->col, "If-None-Match"), etag)) {
     close(fd);
-    http_respond(c, req, 304, NULL, extra, NULL, 0);
+    http_respond(h, req, 304, NULL, extra, NULL, 0);
     return;
   }
   if (!req->head && st.st_size > 0 && read_file(fd, (size_t)st.st_size, &body) != 0) {
     close(fd);
-    http_respond_error(c, req, 500, NULL);
+    http_respond_error(h, req, 500, NULL);
     return;
   }
   close(fd);
-  http_respond_obuf(c, req, 200, static_mime_type(resolved), extra, body, (size_t)st.st_size);
+  http_respond_obuf(h, req, 200, static_mime_type(resolved), extra, body, (size_t)st.st_size);
   obuf_unref(body);
   return;
 not_found:
-  http_respond_error(c, req, 404, NULL);
+  http_respond_error(h, req, 404, NULL);
 }

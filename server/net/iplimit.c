@@ -4,73 +4,70 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define IPLIMIT_BUCKETS 4096
+#include "server/util/list.h"
 
-static size_t addr_len(uint8_t family) {
-  return family == AF_INET6 ? 16 : 4;
-}
+typedef struct {
+  idmap_node_t node;
+  uint32_t count;
+  uint8_t key[17]; /* family, then the address */
+} ip_entry_t;
 
-static size_t bucket(const iplimit_t *l, uint8_t family, const uint8_t *addr) {
-  uint64_t h = 1469598103934665603ULL ^ family;
-  size_t i;
-  for (i = 0; i < addr_len(family); i++)
-    h = (h ^ addr[i]) * 1099511628211ULL;
-  return (size_t)(h % l->size);
+static size_t make_key(uint8_t key[17], uint8_t family, const uint8_t *addr) {
+  size_t n = family == AF_INET6 ? 16 : 4;
+  key[0] = family;
+  memcpy(key + 1, addr, n);
+  return n + 1;
 }
 
 int iplimit_init(iplimit_t *l) {
-  l->size = IPLIMIT_BUCKETS;
-  l->n = 0;
-  l->tab = calloc(l->size, sizeof *l->tab);
-  return l->tab ? 0 : -1;
+  return idmap_init(&l->map, 1024);
 }
 
 void iplimit_free(iplimit_t *l) {
   size_t i;
-  for (i = 0; l->tab && i < l->size; i++) {
-    ip_entry_t *e = l->tab[i];
-    while (e) {
-      ip_entry_t *next = e->next;
-      free(e);
-      e = next;
+  for (i = 0; l->map.tab && i < l->map.size; i++) {
+    idmap_node_t *n = l->map.tab[i];
+    while (n) {
+      idmap_node_t *next = n->next;
+      free(container_of(n, ip_entry_t, node));
+      n = next;
     }
   }
-  free(l->tab);
-  memset(l, 0, sizeof *l);
+  idmap_free(&l->map);
 }
 
-static ip_entry_t **find(const iplimit_t *l, uint8_t family, const uint8_t *addr) {
-  ip_entry_t **pp = &l->tab[bucket(l, family, addr)];
-  for (; *pp; pp = &(*pp)->next)
-    if ((*pp)->family == family && memcmp((*pp)->addr, addr, addr_len(family)) == 0) break;
-  return pp;
+static ip_entry_t *find(const iplimit_t *l, uint8_t family, const uint8_t *addr) {
+  uint8_t key[17];
+  idmap_node_t *n = idmap_find(&l->map, key, make_key(key, family, addr));
+  return n ? container_of(n, ip_entry_t, node) : NULL;
 }
 
 uint32_t iplimit_get(const iplimit_t *l, uint8_t family, const uint8_t addr[16]) {
-  ip_entry_t *e = *find(l, family, addr);
+  ip_entry_t *e = find(l, family, addr);
   return e ? e->count : 0;
 }
 
 int iplimit_add(iplimit_t *l, uint8_t family, const uint8_t addr[16]) {
-  ip_entry_t **pp = find(l, family, addr);
-  if (!*pp) {
-    ip_entry_t *e = calloc(1, sizeof *e);
-    if (!e) return -1;
-    e->family = family;
-    memcpy(e->addr, addr, addr_len(family));
-    *pp = e;
-    l->n++;
+  ip_entry_t *e = find(l, family, addr);
+  if (!e) {
+    size_t n;
+    if (!(e = calloc(1, sizeof *e))) return -1;
+    n = make_key(e->key, family, addr);
+    idmap_insert(&l->map, &e->node, e->key, n);
   }
-  (*pp)->count++;
+  e->count++;
   return 0;
 }
 
 void iplimit_remove(iplimit_t *l, uint8_t family, const uint8_t addr[16]) {
-  ip_entry_t **pp = find(l, family, addr), *e = *pp;
+  ip_entry_t *e = find(l, family, addr);
   if (!e) return;
   if (--e->count == 0) {
-    *pp = e->next;
+    idmap_remove(&l->map, &e->node);
     free(e);
-    l->n--;
   }
+}
+
+size_t iplimit_size(const iplimit_t *l) {
+  return l->map.n;
 }

@@ -1,22 +1,17 @@
-/* WebSocket connections per peer address, for max_connections_per_ip.
- * Owned by the server; iplimit_free releases. Only addresses with at least
- * one connection have an entry. */
-#ifndef FASTWS_IPLIMIT_H
-#define FASTWS_IPLIMIT_H
+/* Connections per peer address, for max_connections_per_ip. Owned by the
+ * daemon; iplimit_free releases. Only addresses with at least one
+ * connection have an entry, in a keyed map (an attacker picks addresses,
+ * not buckets). */
+#ifndef FASTWS_NET_IPLIMIT_H
+#define FASTWS_NET_IPLIMIT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ip_entry_s {
-  struct ip_entry_s *next;
-  uint32_t count;
-  uint8_t family;
-  uint8_t addr[16];
-} ip_entry_t;
+#include "server/util/idmap.h"
 
 typedef struct {
-  ip_entry_t **tab;
-  size_t size, n;
+  idmap_t map;
 } iplimit_t;
 
 int iplimit_init(iplimit_t *l);
@@ -30,5 +25,8 @@ int iplimit_add(iplimit_t *l, uint8_t family, const uint8_t addr[16]);
 
 /* Counts one less, dropping the entry at zero. */
 void iplimit_remove(iplimit_t *l, uint8_t family, const uint8_t addr[16]);
+
+/* Addresses with an entry. */
+size_t iplimit_size(const iplimit_t *l);
 
 #endif

@@ -12,24 +12,24 @@
 #include <strings.h>
 
 #include "protocol/handshake.h"
-#include "server/http/http.http.h"
+#include "server/http/parse.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "tests/fuzz/fuzz_ref.h"
 
 #define MAX_HEADER_SIZE 8192 /* fastws.conf's default max_header_size */
 
-static slice_t header(const http_conn_t *h, const char *name) {
+static slice_t header(const http_collector_t *h, const char *name) {
   return http_header(h, name);
 }
 
-static int header_count(const http_conn_t *h, const char *name) {
+static int header_count(const http_collector_t *h, const char *name) {
   return http_header_count(h, name);
 }
 
 /* Every occurrence joined (server/http/parse.c) into an exact-fit heap
  * block, so ASan sees any overrun; base NULL when absent. The caller frees
  * (char *)base. */
-static slice_t header_joined(const http_conn_t *h, const char *name) {
+static slice_t header_joined(const http_collector_t *h, const char *name) {
   size_t cap = h->len + 2 * (size_t)h->n_headers + 1;
   char *out = malloc(cap);
   slice_t s;
@@ -42,7 +42,7 @@ static slice_t header_joined(const http_conn_t *h, const char *name) {
 
 /* ---- per-request checks ---- */
 
-static void check_token_lists(const http_conn_t *h) {
+static void check_token_lists(const http_collector_t *h) {
   static const char *const names[] = {"Connection", "Upgrade", "Sec-WebSocket-Extensions",
                                       "Sec-WebSocket-Protocol"};
   static const char *const tokens[] = {"upgrade", "websocket", "keep-alive", "close",
@@ -58,7 +58,7 @@ static void check_token_lists(const http_conn_t *h) {
   }
 }
 
-static void check_handshake(const http_conn_t *h, slice_t method) {
+static void check_handshake(const http_collector_t *h, slice_t method) {
   ws_upgrade_req_t up;
   up.method = method;
   up.http_major = h->parser.http_major;
@@ -81,7 +81,7 @@ static void check_handshake(const http_conn_t *h, slice_t method) {
   CHECK_OP(strlen(accept), ==, WS_ACCEPT_KEY_LEN);
 }
 
-static void check_origin(const http_conn_t *h) {
+static void check_origin(const http_collector_t *h) {
   static const char *const star[] = {"*"};
   static const char *const list[] = {"http://localhost:8000", "https://Example.com",
                                      "http://[::1]:8080", "wss://chat.example.com:443"};
@@ -142,7 +142,7 @@ static void check_path(slice_t path) {
   free(id);
 }
 
-static void handle_request(http_conn_t *h) {
+static void handle_request(http_collector_t *h) {
   const char *mname = llhttp_method_name((llhttp_method_t)h->parser.method);
   slice_t method = slice_cstr(mname);
   slice_t target = slice_make(h->buf, h->url_len);
@@ -179,7 +179,7 @@ typedef struct {
   size_t offset; /* stream offset where parsing stopped */
 } trace_t;
 
-static uint64_t request_digest(const http_conn_t *h) {
+static uint64_t request_digest(const http_collector_t *h) {
   uint64_t d = fuzz_hash((const uint8_t *)h->buf, h->url_len);
   d ^= (uint64_t)h->parser.method * 31 + (uint64_t)h->parser.http_major * 7 +
        (uint64_t)h->parser.http_minor + ((uint64_t)h->parser.upgrade << 40);
@@ -191,11 +191,11 @@ static uint64_t request_digest(const http_conn_t *h) {
   return d;
 }
 
-/* server/http.c http_on_read, with the stream arriving in reads of `chunk`
+/* server/http/http.c's reader, with the stream arriving in reads of `chunk`
  * bytes (0: one read). deep: run the checks on every request. */
 static void parse(const uint8_t *data, size_t size, size_t chunk, int deep, trace_t *t) {
-  http_conn_t *h = http_conn_new(NULL, MAX_HEADER_SIZE);
-  if (!h) abort();
+  http_collector_t col, *h = &col;
+  if (http_collector_init(h, MAX_HEADER_SIZE) != 0) abort();
   memset(t, 0, sizeof *t);
   size_t pos = 0;
   int done = 0;
@@ -215,7 +215,7 @@ static void parse(const uint8_t *data, size_t size, size_t chunk, int deep, trac
       if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
         CHECK(h->error_status == 0 || h->error_status == 400 || h->error_status == 431);
         t->err = err;
-        /* What the client is answered (server/http.c parse_error). */
+        /* What the client is answered (server/http/http.c parse_error). */
         t->status = h->error_status ? h->error_status : 400;
         done = 1;
         break;
@@ -242,7 +242,7 @@ static void parse(const uint8_t *data, size_t size, size_t chunk, int deep, trac
     free(rd);
   }
   t->offset = pos;
-  http_conn_free(h);
+  http_collector_free(h);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -4,7 +4,7 @@
 #   make fuzz         run each for FUZZ_SECONDS (make -j2 fuzz: two at a time)
 #   make fuzz-smoke   replay regressions and corpus, then run each for
 #                     FUZZ_SMOKE_SECONDS (what tests/suites.d/fuzz.sh does)
-#   make fuzz-frame   (and fuzz-http, ...) one target for FUZZ_SECONDS
+#   make fuzz-frame   (and fuzz-http, fuzz-cluster, ...) one target for FUZZ_SECONDS
 #   make fuzz-replay-frame  (...) only replay regressions and corpus
 #   make fuzz-clean   remove build-fuzz/ (`make clean` does not)
 #
@@ -22,7 +22,7 @@ FUZZ_TIMEOUT ?= 10
 # miss a 10-12 s unit).
 FUZZ_TIMEOUT_tokens ?= 3
 FUZZ_FLAGS ?=
-FUZZ_TARGETS := frame http tokens message
+FUZZ_TARGETS := frame http tokens message cluster
 FUZZ_DIR := tests/fuzz
 
 FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -44,9 +44,15 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(PROTOCOL_SRC) $(FUZZ_HDRS)
 
 # The HTTP target links llhttp, built as shipped (-w: not our warnings),
 # and the server's own request collector (server/http/parse.c: no libuv).
-$(FUZZ_BUILD)/fuzz_http: $(FUZZ_DIR)/fuzz_http.c $(PROTOCOL_SRC) server/http/parse.c server/http/http.h $(FUZZ_HDRS) $(FUZZ_LLHTTP_OBJ)
+$(FUZZ_BUILD)/fuzz_http: $(FUZZ_DIR)/fuzz_http.c $(PROTOCOL_SRC) server/http/parse.c server/http/parse.h $(FUZZ_HDRS) $(FUZZ_LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(PROTOCOL_SRC) server/http/parse.c $(FUZZ_LLHTTP_OBJ) $(FUZZ_LIBS)
+
+# The cluster target links the cluster's wire codec (server/cluster/wire.c:
+# pure, no hiredis or libuv).
+$(FUZZ_BUILD)/fuzz_cluster: $(FUZZ_DIR)/fuzz_cluster.c $(PROTOCOL_SRC) server/cluster/wire.c server/cluster/wire.h $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(PROTOCOL_SRC) server/cluster/wire.c $(FUZZ_LIBS)
 
 $(FUZZ_LLHTTP_OBJ): $(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)

@@ -168,7 +168,7 @@ else
 fi
 
 # --- drift: config/config.c against the man page and fastws.conf ------------
-# The key table of config.c: {"section", "name", parse_..., ...} entries,
+# The key table of config.c: {"section", "name", cfg_parse_..., ...} entries,
 # and the sections[] array. Each key must appear under its section: in the
 # man page as ".TP" then ".B key" after ".SS [section]", in fastws.conf as a
 # "key =" line after "[section]". Keys documented but no longer accepted
@@ -176,7 +176,7 @@ fi
 drift=$("$PY" - "$CONFIG_C" "$MAN5" "$CONF" <<'EOF'
 import re, sys
 src, man, conf = (open(p, encoding="utf-8").read() for p in sys.argv[1:4])
-keys = re.findall(r'\{\s*"([a-z_]+)"\s*,\s*"([a-z_]+)"\s*,\s*parse_[a-z0-9_]+\s*,', src)
+keys = re.findall(r'\{\s*"([a-z_]+)"\s*,\s*"([a-z_]+)"\s*,\s*(?:cfg_)?parse_[a-z0-9_]+\s*,', src)
 m = re.search(r'sections\[\]\s*=\s*\{([^}]*)\}', src)
 sections = re.findall(r'"([a-z_]+)"', m.group(1)) if m else []
 problems = []
