@@ -78,6 +78,15 @@ for s, names in used.items():
 def folder(path):
     return os.path.dirname(path)
 
+# the folder graph, for the log
+fe = {}
+for s_, ds in edges.items():
+    for d in ds:
+        if folder(s_) != folder(d):
+            fe.setdefault(folder(s_), set()).add(folder(d))
+for f in sorted(fe):
+    print("  %s -> %s" % (f, ", ".join(sorted(fe[f]))))
+
 # folder rules
 bad = []
 for s, ds in edges.items():
