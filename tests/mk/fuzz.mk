@@ -22,7 +22,7 @@ FUZZ_TIMEOUT ?= 10
 # miss a 10-12 s unit).
 FUZZ_TIMEOUT_tokens ?= 3
 FUZZ_FLAGS ?=
-FUZZ_TARGETS := frame http tokens message cluster
+FUZZ_TARGETS := frame http tokens message cluster proxy
 FUZZ_DIR := tests/fuzz
 
 FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 
-TARGETS=(frame http tokens message cluster)
+TARGETS=(frame http tokens message cluster proxy)
 SECONDS_EACH=${FUZZ_SMOKE_SECONDS:-20}
 JOBS=${FUZZ_JOBS:-2}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
