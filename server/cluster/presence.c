@@ -24,9 +24,14 @@ static void copy_cstr(char *dst, size_t cap, slice_t s) {
 
 /* --- digests --------------------------------------------------------------- */
 
+/* The seed every node's digest starts from. It is part of the wire contract
+ * between nodes (heartbeats compare digests), so it stays this value even
+ * though it is not FNV-1a's published offset basis. */
+#define DIGEST_SEED 1469598103934665603ULL
+
 uint64_t presence_client_digest(const client_t *c) {
-  uint64_t d = hash_fnv1a(HASH_FNV_INIT, c->id, c->id_len);
-  uint64_t prefix = hash_fnv1a(hash_fnv1a(HASH_FNV_INIT, c->id, c->id_len), "\n", 1);
+  uint64_t d = hash_fnv1a(DIGEST_SEED, c->id, c->id_len);
+  uint64_t prefix = hash_fnv1a(hash_fnv1a(DIGEST_SEED, c->id, c->id_len), "\n", 1);
   const member_t *mb;
   for (mb = c->rooms; mb; mb = mb->client_next)
     d ^= hash_fnv1a(prefix, mb->room->name, mb->room->name_len);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HASH_FNV_INIT 1469598103934665603ULL
+#define HASH_FNV_INIT 14695981039346656037ULL
 
 /* SipHash-1-3 of p[0..n) under the process key (hash_seed sets it). */
 uint64_t hash_keyed(const void *p, size_t n);
