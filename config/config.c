@@ -97,6 +97,8 @@ static const key_def_t keys[N_KEYS] = {
                            0},
     [K_MAX_CONNECTIONS_PER_IP] = {"limits", "max_connections_per_ip", cfg_parse_u64,
                                   F(max_connections_per_ip), 0, 0, 0, 0, 0},
+    [K_MAX_ROOMS_PER_CLIENT] = {"limits", "max_rooms_per_client", cfg_parse_u64,
+                                F(max_rooms_per_client), 0, UINT32_MAX, 0, 0, 0},
 
     [K_ALLOWED_ORIGINS] = {"security", "allowed_origins", cfg_parse_origins, F(origins), 0, 0, 0, 0,
                            KF_LIST},
@@ -395,6 +397,7 @@ int config_defaults(config_t *c) {
 
   c->max_connections = 100000;
   c->max_connections_per_ip = 0;
+  c->max_rooms_per_client = 128;
 
   if (!(c->static_dir = strdup("static")) || !(c->echo_path = strdup("")) ||
       !(c->auth_secret = strdup("")) || !(c->tls_cert = strdup("")) || !(c->tls_key = strdup("")) ||

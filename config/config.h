@@ -47,6 +47,7 @@ typedef struct {
   /* [limits] */
   uint64_t max_connections;
   uint64_t max_connections_per_ip; /* 0 = off */
+  uint64_t max_rooms_per_client;   /* 0 = off */
 
   /* [security] */
   char *origins[CONFIG_MAX_ORIGINS]; /* heap strings */

@@ -103,6 +103,7 @@ void fconn_upgrade(fconn_t *f, http_conn_t *h, const char *accept, int kind, con
     ws_close(&f->ws, WS_CLOSE_INTERNAL, "out of memory");
     return;
   }
+  if (kind == FCONN_CHAT) f->client.max_rooms = (uint32_t)s->cfg.max_rooms_per_client;
   log_info("connected %s as %.*s%s", conn_peer_str(&f->conn, peer, sizeof peer), (int)id_len,
            id ? id : "", kind == FCONN_ECHO ? " (echo)" : "");
 }

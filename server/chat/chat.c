@@ -13,7 +13,8 @@ const char *const chat_type_names[MT_COUNT] = {"chat",  "private", "ping", "join
                                                "leave", "room",    "other"};
 const char *const chat_error_names[ME_COUNT] = {"invalid_json",      "invalid_message",
                                                 "unknown_type",      "unknown_recipient",
-                                                "not_in_room",       "rate_limited"};
+                                                "not_in_room",       "rate_limited",
+                                                "too_many_rooms"};
 
 int chat_type_index(const char *type, size_t len) {
   int i;

@@ -24,6 +24,7 @@ typedef struct client_s {
   member_t *rooms;              /* this client's memberships */
   int64_t claim_usec;           /* cluster: when this connection took the id */
   uint32_t n_rooms;
+  uint32_t max_rooms; /* 0 = no cap; from the settings it was accepted under */
   uint8_t id_len;
   /* Rate limit (token bucket), from the settings it was accepted under:
    * rate tokens a second, at most burst saved; tokens_at in ms (mod 2^32). */

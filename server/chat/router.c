@@ -74,6 +74,14 @@ static void on_join(req_t *r) {
     send_error(r, ME_INVALID_MESSAGE, "invalid_message", "join needs a valid room");
     return;
   }
+  /* Only a join that would add a membership counts against the cap; a
+   * re-join of a room it is in still answers room_joined. */
+  if (r->c->max_rooms && r->c->n_rooms >= r->c->max_rooms &&
+      !((room = manager_room_find(&r->ch->mgr, name, strlen(name))) &&
+        manager_room_is_member(room, r->c))) {
+    send_error(r, ME_TOO_MANY_ROOMS, "too_many_rooms", "too many rooms; leave one first");
+    return;
+  }
   if (!(room = manager_room_join(&r->ch->mgr, r->c, name, strlen(name), &joined))) {
     log_error("out of memory joining room %s", name);
     return;
